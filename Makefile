@@ -1,0 +1,30 @@
+# The two README commands: `make course` (set up + run the course on the synthetic dataset)
+# and `make test` (set up + run every test, notebooks included).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.stclr-installed
+
+.PHONY: setup course test bench clean-runs
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e '.[test]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (stclr)"
+	touch $(STAMP)
+
+course: setup
+	$(BIN)/stclr course
+
+test: setup
+	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest --nbval-lax -p no:cacheprovider notebooks
+
+bench: setup
+	$(BIN)/python bench/run_all.py
+
+clean-runs:
+	rm -rf runs data/synthetic

@@ -1,0 +1,3 @@
+from stclr.cli import main
+
+raise SystemExit(main())

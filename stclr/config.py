@@ -1,0 +1,581 @@
+"""Typed run configurations for pretraining, fine-tuning, retrieval and the linear probe.
+
+One dataclass per command, with the paper's settings as defaults (DESIGN.md §3):
+
+- :class:`PretrainConfig` — STCLR pretraining (Sec. 4.2.2/4.3.1): R3D-18, 16x112x112, Adam lr 1e-3, wd 1e-9,
+  tau 0.3, batch 38, ReduceLROnPlateau (patience 12, x0.1), 400 epochs, skips ``paper`` (1,4,8,16,32),
+  C1 0.6, C2 0.75. ``preset("ssl")`` gives the SSL-only settings of Sec. 4.2.1 (SGD lr 1e-2, wd 1e-4,
+  batch 24, OneCycle, 16x128x128).
+- :class:`FinetuneConfig` — action recognition (Sec. 4.2.2): SGD lr 3e-3, wd 6e-3, momentum 0.9, batch 16,
+  OneCycle, resize 128x171, random 112 crop, skip 4, dropout 0.9, 10 clips x 10 crops at test time.
+- :class:`RetrievalConfig` — nearest-neighbour retrieval (Sec. 4.2.2): 10 clips, skip 3, full frame,
+  R@1/5/10/20; ``protocol="tclr"`` switches to TCLR's 9 clips, skip 2, centre crop 0.8, 2048-d features.
+- :class:`LinearProbeConfig` — frozen features + logistic regression.
+
+Every config loads from YAML (``yaml.safe_load``) plus ``key=value`` overrides with dotted keys
+(``data.root=data/synthetic``). Unknown keys and values of the wrong type raise :class:`ConfigError`
+naming the key (and suggesting close matches), so a typo never silently trains with a default.
+``preset("course")`` gives tiny CPU settings for the synthetic dataset.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration key is unknown, or its value has the wrong type. The message names the key."""
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The configurations
+
+
+@dataclass
+class DataConfig:
+    """Where the videos are and how they are read (shared by every command)."""
+
+    def __post_init__(self):
+        _check_choices(self)
+
+    dataset: str = "ucf101"  # ucf101 | hmdb51 | diving48 | synthetic (synthetic uses the UCF-101 layout)
+    root: str = "data/UCF-101"  # dataset folder
+    split: int = 1  # official split (fold) number; the paper pretrains and evaluates on split 1
+    num_workers: int = 4  # DataLoader worker processes (0 = load in the main process)
+    backend: str = "auto"  # video decoder: auto | pyav | decord
+    short_policy: str = "fit"  # too-short videos: fit | loop | mirror (DESIGN §2)
+    max_videos: int | None = None  # use only the first N videos of each subset (quick experiments)
+
+
+@dataclass
+class PretrainConfig:
+    """Self-supervised pretraining (STCLR and its baselines)."""
+
+    def __post_init__(self):
+        _check_choices(self)
+
+    method: str = "stclr"  # stclr | simplified_tclr | tclr | ssl | ic
+    arch: str = "r3d_18"  # r3d_18 | r3d_18_tclr | r3d_tiny
+    clip_len: int = 16  # frames per clip (L)
+    size: int = 112  # clip side in pixels (the paper's 16x112x112)
+    skips: str | tuple[int, ...] = "paper"  # local-clip skips: a preset (paper | simplified | low | medium | high) or a list
+    c1: float = 0.6  # SSL: probability that the three tuple clips come from different videos
+    c2: float = 0.75  # SSL: probability that exactly two clips share a speed
+    ssl_speeds: tuple[int, ...] = (1, 2, 4, 8, 16)  # SSL skip rates (max 16, Sec. 4.2.1)
+    temperature: float | None = 0.3  # tau of h(u,v)=exp(cos/tau); None = the method's default
+    weights: dict[str, float] = field(default_factory=dict)  # loss weights, e.g. {ic: 1, sll: 1, ssl: 1}
+    proj_dim: int = 128  # projection head output d
+    # optimisation
+    optimizer: str = "adam"  # adam | sgd
+    lr: float = 1e-3
+    weight_decay: float = 1e-9
+    momentum: float = 0.9  # SGD only
+    scheduler: str = "plateau"  # plateau | onecycle | none
+    plateau_patience: int = 12  # epochs without improvement of the epoch loss before lr x plateau_factor
+    plateau_factor: float = 0.1
+    batch_size: int = 38  # GLOBAL batch (videos); split across DDP ranks
+    epochs: int = 400
+    grad_clip: float | None = None  # max grad norm (None = no clipping)
+    accum_steps: int = 1  # gradient accumulation; NOTE: it does not add negatives to the contrastive losses
+    max_steps_per_epoch: int | None = None  # cap the steps of an epoch (quick runs)
+    time_budget_s: float | None = None  # stop (after a checkpoint) when this wall-clock budget is spent
+    # machine
+    seed: int = 0
+    device: str = "auto"  # auto (CUDA -> MPS -> CPU) | cpu | cuda | cuda:1 | mps
+    amp: bool = True  # bf16 autocast on CUDA (no GradScaler needed for bf16)
+    channels_last: bool = True  # channels_last_3d memory format on CUDA
+    compile: bool = False  # torch.compile the model
+    sync_bn: bool = True  # SyncBatchNorm under DDP on CUDA, so BN statistics span the global batch
+    deterministic: bool = False  # torch.use_deterministic_algorithms (reproducible, slower)
+    # output
+    out_dir: str = "runs"
+    run_name: str | None = None  # default: <method>-<arch>-s<seed>
+    resume: bool = False  # continue from <run_dir>/last.pt
+    ckpt_every_steps: int = 0  # also checkpoint every N optimiser steps (mid-epoch resume); 0 = per epoch only
+    show_progress: bool = True
+    data: DataConfig = field(default_factory=DataConfig)
+
+
+@dataclass
+class FinetuneConfig:
+    """Supervised fine-tuning for action recognition (Sec. 4.2.2)."""
+
+    def __post_init__(self):
+        _check_choices(self)
+
+    arch: str = "r3d_18"
+    checkpoint: str | None = None  # pretraining run dir or .pt; None = random init (a baseline)
+    hidden: int = 512  # ClassifierHead: FC(in, hidden) -> ReLU -> dropout -> FC(hidden, classes)
+    dropout: float = 0.9
+    clip_len: int = 16
+    skip: int = 4  # frame skip of training and test clips
+    resize: tuple[int, int] = (128, 171)  # (H, W) before cropping
+    crop: int = 112
+    optimizer: str = "sgd"
+    lr: float = 3e-3
+    weight_decay: float = 6e-3
+    momentum: float = 0.9
+    scheduler: str = "onecycle"  # onecycle | plateau | none
+    plateau_patience: int = 6
+    plateau_factor: float = 0.1
+    batch_size: int = 16
+    epochs: int = 460
+    grad_clip: float | None = None
+    max_steps_per_epoch: int | None = None
+    time_budget_s: float | None = None
+    freeze_backbone: bool = False
+    test_clips: int = 10  # uniformly spaced clips per test video
+    test_crops: int = 10  # 1 (centre) | 5 (centre + 4 corners) | 10 (the 5, with and without flip)
+    eval_batch_size: int = 8  # test videos per forward (each is clips x crops clips)
+    eval_every: int = 0  # evaluate every N epochs (0 = only at the end)
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True
+    channels_last: bool = True
+    compile: bool = False
+    deterministic: bool = False
+    out_dir: str = "runs"
+    run_name: str | None = None
+    resume: bool = False
+    show_progress: bool = True
+    data: DataConfig = field(default_factory=DataConfig)
+
+
+@dataclass
+class RetrievalConfig:
+    """Nearest-neighbour video retrieval (Sec. 4.2.2): split-1 test videos query split-1 train videos."""
+
+    def __post_init__(self):
+        _check_choices(self)
+
+    arch: str = "r3d_18"
+    checkpoint: str | None = None  # pretraining run dir or .pt (backbone only; the projection head is unused)
+    random_init: bool = False  # evaluate an untrained backbone (seeded) instead of a checkpoint
+    protocol: str = "paper"  # paper (10 clips, skip 3, full frame, 512-d) | tclr (9 clips, skip 2, crop 0.8, 2048-d)
+    n_clips: int | None = None  # None = the protocol's (10 paper, 9 tclr)
+    skip: int | None = None  # None = the protocol's (3 paper, 2 tclr)
+    crop: float | None = None  # centre-crop fraction; None = the protocol's (1.0 paper, 0.8 tclr)
+    clip_len: int = 16
+    size: int = 112
+    ks: tuple[int, ...] = (1, 5, 10, 20)
+    top_n: int = 10  # nearest neighbours stored per query in metrics.json (for galleries)
+    batch_size: int = 8  # videos per forward (each carries n_clips clips)
+    cache: bool = True  # reuse features computed for the same checkpoint + config
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True
+    channels_last: bool = True
+    out_dir: str = "runs"
+    run_name: str | None = None
+    show_progress: bool = True
+    data: DataConfig = field(default_factory=DataConfig)
+
+    def resolved(self) -> "RetrievalConfig":
+        """A copy with the protocol's defaults filled in where a field is None."""
+        if self.protocol not in RETRIEVAL_PROTOCOLS:
+            raise ConfigError(f"protocol: unknown {self.protocol!r}; choose one of {sorted(RETRIEVAL_PROTOCOLS)}")
+        defaults = RETRIEVAL_PROTOCOLS[self.protocol]
+        filled = {k: (getattr(self, k) if getattr(self, k) is not None else v) for k, v in defaults.items()}
+        return dataclasses.replace(self, **filled)
+
+
+# Sec. 4.2.2 (ours) and TCLR's reference evaluation code.
+RETRIEVAL_PROTOCOLS = {
+    "paper": {"n_clips": 10, "skip": 3, "crop": 1.0},
+    "tclr": {"n_clips": 9, "skip": 2, "crop": 0.8},
+}
+
+
+@dataclass
+class LinearProbeConfig:
+    """Frozen backbone features + a linear (logistic-regression) classifier."""
+
+    def __post_init__(self):
+        _check_choices(self)
+
+    arch: str = "r3d_18"
+    checkpoint: str | None = None
+    random_init: bool = False
+    n_clips: int = 10  # uniformly spaced clips per video, features averaged
+    skip: int = 3
+    clip_len: int = 16
+    size: int = 112
+    batch_size: int = 8
+    epochs: int = 200  # full-batch L-BFGS-free Adam steps on the cached features (cheap)
+    lr: float = 1e-2
+    weight_decay: float = 1e-4
+    normalize: bool = True  # standardise features before the classifier
+    cache: bool = True
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True
+    channels_last: bool = True
+    out_dir: str = "runs"
+    run_name: str | None = None
+    show_progress: bool = True
+    data: DataConfig = field(default_factory=DataConfig)
+
+
+CONFIG_CLASSES = {
+    "pretrain": PretrainConfig,
+    "finetune": FinetuneConfig,
+    "retrieval": RetrievalConfig,
+    "linear_probe": LinearProbeConfig,
+}
+
+# Keys that may change when a run is resumed (everything else must match the checkpoint's config).
+RESUME_MUTABLE = frozenset(
+    {
+        "epochs",
+        "time_budget_s",
+        "max_steps_per_epoch",
+        "show_progress",
+        "resume",
+        "device",
+        "compile",
+        "out_dir",
+        "run_name",
+        "ckpt_every_steps",
+        "eval_every",
+        "eval_batch_size",
+        "data.num_workers",
+        "data.root",  # the same dataset may live elsewhere on another machine
+    }
+)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Presets
+
+
+def preset(name: str, kind: str = "pretrain", **overrides: Any):
+    """A named configuration: ``paper`` (the defaults), ``ssl`` (SSL-only pretraining, Sec. 4.2.1),
+    ``course`` (tiny CPU settings on the synthetic dataset). ``kind`` picks the command
+    (pretrain | finetune | retrieval | linear_probe); ``overrides`` are dotted keys (``data__root`` or a
+    dict via ``**{"data.root": ...}``)."""
+    if kind not in CONFIG_CLASSES:
+        raise ConfigError(f"kind: unknown {kind!r}; choose one of {sorted(CONFIG_CLASSES)}")
+    cls = CONFIG_CLASSES[kind]
+    table = _PRESETS.get(name)
+    if table is None:
+        raise ConfigError(f"preset: unknown {name!r}{_suggest(name, _PRESETS)}; choose one of {sorted(_PRESETS)}")
+    if kind not in table:
+        raise ConfigError(f"preset {name!r} has no {kind} settings; it has {sorted(table)}")
+    d = _deep_merge({}, table[kind])
+    for k, v in overrides.items():
+        _set_dotted(d, k.replace("__", "."), v)
+    return from_dict(cls, d)
+
+
+_COURSE_DATA = {"dataset": "synthetic", "root": "data/synthetic", "num_workers": 0}
+# The course runs on a laptop CPU in minutes: the tiny R3D (widths 16/32/64/128) on 8x64x64 clips costs ~12 ms
+# per clip fwd+bwd on 2 cores (DESIGN §5). Skips "medium" (2..10) fit 8-frame clips into short synthetic videos.
+_PRESETS: dict[str, dict[str, dict]] = {
+    "paper": {"pretrain": {}, "finetune": {}, "retrieval": {}, "linear_probe": {}},
+    "ssl": {
+        "pretrain": {
+            "method": "ssl",
+            "size": 128,
+            "optimizer": "sgd",
+            "lr": 1e-2,
+            "weight_decay": 1e-4,
+            "momentum": 0.9,
+            "batch_size": 24,
+            "scheduler": "onecycle",
+            "epochs": 499,
+        }
+    },
+    "course": {
+        "pretrain": {
+            "arch": "r3d_tiny",
+            "clip_len": 8,
+            "size": 64,
+            "skips": "medium",
+            "ssl_speeds": (1, 2, 4),
+            "batch_size": 16,
+            "epochs": 20,
+            "plateau_patience": 3,
+            "data": dict(_COURSE_DATA),
+        },
+        "finetune": {
+            "arch": "r3d_tiny",
+            "clip_len": 8,
+            "skip": 2,
+            "resize": (64, 85),
+            "crop": 56,
+            "dropout": 0.5,
+            "hidden": 128,
+            "lr": 3e-2,
+            "weight_decay": 1e-3,
+            "epochs": 10,
+            "test_clips": 4,
+            "test_crops": 1,
+            "data": dict(_COURSE_DATA),
+        },
+        "retrieval": {
+            "arch": "r3d_tiny",
+            "clip_len": 8,
+            "size": 64,
+            "n_clips": 4,
+            "skip": 2,
+            "data": dict(_COURSE_DATA),
+        },
+        "linear_probe": {
+            "arch": "r3d_tiny",
+            "clip_len": 8,
+            "size": 64,
+            "n_clips": 4,
+            "skip": 2,
+            "data": dict(_COURSE_DATA),
+        },
+    },
+}
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Dict / YAML round trip with type checking
+
+
+def to_dict(cfg) -> dict:
+    """A plain nested dict (tuples become lists, so it is YAML/JSON friendly)."""
+
+    def conv(v):
+        if dataclasses.is_dataclass(v):
+            return {f.name: conv(getattr(v, f.name)) for f in dataclasses.fields(v)}
+        if isinstance(v, (list, tuple)):
+            return [conv(x) for x in v]
+        if isinstance(v, dict):
+            return {str(k): conv(x) for k, x in v.items()}
+        return v
+
+    return conv(cfg)
+
+
+def from_dict(cls, d: dict | None, *, _prefix: str = ""):
+    """Build ``cls`` from a (possibly partial) nested dict, checking every key and type."""
+    d = {} if d is None else d
+    if not isinstance(d, dict):
+        raise ConfigError(f"{_prefix.rstrip('.') or cls.__name__}: expected a mapping, got {type(d).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in d.items():
+        if key not in names:
+            full = _prefix + str(key)
+            raise ConfigError(f"unknown key {full!r} in {cls.__name__}{_suggest(str(key), names, _prefix)}")
+        kwargs[key] = _coerce(value, hints[key], _prefix + key)
+    return cls(**kwargs)
+
+
+def load_config(cls_or_kind, path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (), *, base=None):
+    """Defaults (or ``base``) <- YAML file <- ``key=value`` overrides (dotted keys, values parsed as YAML).
+
+    ``cls_or_kind`` is a config class or one of ``pretrain | finetune | retrieval | linear_probe``. A YAML file
+    may also name a preset: ``preset: course``.
+    """
+    cls = CONFIG_CLASSES[cls_or_kind] if isinstance(cls_or_kind, str) else cls_or_kind
+    kind = {v: k for k, v in CONFIG_CLASSES.items()}[cls]
+    d = to_dict(base) if base is not None else {}
+    if path is not None:
+        with open(path) as f:
+            loaded = yaml.safe_load(f) or {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: expected a mapping at the top level, got {type(loaded).__name__}")
+        if "preset" in loaded:
+            d = _deep_merge(d, to_dict(preset(loaded.pop("preset"), kind)))
+        d = _deep_merge(d, loaded)
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r}: expected key=value (e.g. data.root=data/synthetic)")
+        key, raw = item.split("=", 1)
+        key = key.strip()
+        if key == "preset":
+            d = _deep_merge(to_dict(preset(raw.strip(), kind)), d)
+            continue
+        _set_dotted(d, key, yaml.safe_load(raw) if raw.strip() else None)
+    return from_dict(cls, d)
+
+
+def save_yaml(cfg, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+
+
+def apply_overrides(cfg, overrides: list[str]):
+    """``cfg`` with ``key=value`` overrides applied (a new object; ``cfg`` is unchanged)."""
+    return load_config(type(cfg), None, overrides, base=cfg)
+
+
+def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+    """``{"data": {"root": x}}`` -> ``{"data.root": x}``."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out.update(flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def config_diff(old: dict, new: dict, ignore=RESUME_MUTABLE) -> dict[str, tuple[Any, Any]]:
+    """Dotted keys whose values differ between two config dicts (``ignore`` keys left out): key -> (old, new)."""
+    a, b = flatten(_jsonable(old)), flatten(_jsonable(new))
+    missing = object()
+    diff = {}
+    for k in sorted(set(a) | set(b)):
+        if k in ignore:
+            continue
+        va, vb = a.get(k, missing), b.get(k, missing)
+        if va != vb:
+            diff[k] = (None if va is missing else va, None if vb is missing else vb)
+    return diff
+
+
+def config_hash(cfg, ignore=RESUME_MUTABLE, n: int = 12) -> str:
+    """A stable short hash of the fields that matter for resume (``ignore`` keys left out)."""
+    d = cfg if isinstance(cfg, dict) else to_dict(cfg)
+    flat = {k: v for k, v in flatten(_jsonable(d)).items() if k not in ignore}
+    blob = json.dumps(flat, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:n]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# helpers
+
+# Allowed values of the string fields (checked on construction, so a typo fails before any work is done).
+CHOICES: dict[str, tuple[str, ...]] = {
+    "dataset": ("ucf101", "hmdb51", "diving48", "synthetic"),
+    "backend": ("auto", "pyav", "decord"),
+    "short_policy": ("fit", "loop", "mirror"),
+    "method": ("stclr", "simplified_tclr", "tclr", "ssl", "ic"),
+    "arch": ("r3d_18", "r3d_18_tclr", "r3d_tiny", "r3d_tiny_tclr"),
+    "skips": ("paper", "simplified", "low", "medium", "high"),
+    "optimizer": ("adam", "sgd"),
+    "scheduler": ("plateau", "onecycle", "none"),
+    "protocol": tuple(RETRIEVAL_PROTOCOLS),
+}
+_POSITIVE = ("clip_len", "size", "batch_size", "accum_steps", "crop", "top_n", "eval_batch_size", "n_clips", "skip")
+
+
+def _check_choices(cfg) -> None:
+    prefix = "data." if isinstance(cfg, DataConfig) else ""
+    for name, allowed in CHOICES.items():
+        v = getattr(cfg, name, None)
+        if isinstance(v, str) and v not in allowed:
+            raise ConfigError(f"{prefix}{name}: unknown value {v!r}{_suggest(v, allowed)}; choose one of {list(allowed)}")
+    for name in _POSITIVE:
+        v = getattr(cfg, name, None)
+        if isinstance(v, int) and not isinstance(v, bool) and v < 1:
+            raise ConfigError(f"{prefix}{name}: must be >= 1, got {v}")
+
+
+def _jsonable(d):
+    return json.loads(json.dumps(d if isinstance(d, dict) else to_dict(d)))
+
+
+def _suggest(key: str, choices, prefix: str = "") -> str:
+    close = difflib.get_close_matches(key, list(choices), n=3, cutoff=0.6)
+    return f" (did you mean {' or '.join(repr(prefix + c) for c in close)}?)" if close else ""
+
+
+def _deep_merge(a: dict, b: dict) -> dict:
+    out = dict(a)
+    for k, v in b.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _set_dotted(d: dict, key: str, value) -> None:
+    parts = key.split(".")
+    for p in parts[:-1]:
+        if not isinstance(d.get(p), dict):
+            d[p] = {}
+        d = d[p]
+    d[parts[-1]] = value
+
+
+def _type_name(tp) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _coerce(value, tp, key: str):
+    """Check ``value`` against the annotation ``tp`` (converting the few lossless cases) or raise naming ``key``."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+
+    def bad(expected: str | None = None):
+        return ConfigError(f"{key}: expected {expected or _type_name(tp)}, got {value!r} ({type(value).__name__})")
+
+    if origin in (Union, types.UnionType):
+        if value is None:
+            if type(None) in args:
+                return None
+            raise bad()
+        for a in args:
+            if a is type(None):
+                continue
+            try:
+                return _coerce(value, a, key)
+            except ConfigError:
+                pass
+        raise bad(" or ".join(_type_name(a) for a in args))
+    if dataclasses.is_dataclass(tp):
+        if dataclasses.is_dataclass(value):
+            value = to_dict(value)
+        return from_dict(tp, value, _prefix=key + ".")
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise bad("bool (true/false)")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise bad("int")
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):  # YAML 1.1 reads "1e-3" (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise bad("float")
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, Path):
+            return str(value)
+        raise bad("str")
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise bad("a list")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(v, args[0], f"{key}[{i}]") for i, v in enumerate(value))
+        if len(value) != len(args):
+            raise bad(f"a list of {len(args)} values")
+        return tuple(_coerce(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+    if origin is list:
+        if not isinstance(value, (list, tuple)):
+            raise bad("a list")
+        return [_coerce(v, args[0], f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise bad("a mapping")
+        return {_coerce(k, args[0], key): _coerce(v, args[1], f"{key}.{k}") for k, v in value.items()}
+    if tp is Any:
+        return value
+    raise ConfigError(f"{key}: unsupported annotation {tp!r}")

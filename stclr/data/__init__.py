@@ -1,0 +1,1 @@
+"""Datasets: official split parsers, the synthetic motion dataset, transcoding and checking."""

@@ -1,0 +1,30 @@
+"""Shared test fixtures.
+
+The real split files and videos live in ``../shared/realdata`` beside the checkout; tests that read them
+use the ``realdata`` fixture and skip cleanly when the folder is absent (they are never copied here).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+REALDATA = Path(os.environ.get("STCLR_REALDATA", REPO.parent / "shared" / "realdata"))
+
+
+@pytest.fixture(scope="session")
+def realdata() -> Path:
+    if not REALDATA.is_dir():
+        pytest.skip(f"real data folder not found: {REALDATA}")
+    return REALDATA
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _few_threads():
+    # CI has 2 cores; intra-op threads beyond that only add contention in tiny test tensors.
+    import torch
+
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
