@@ -20,8 +20,7 @@ course: setup
 	$(BIN)/stclr course
 
 test: setup
-	$(BIN)/python -m pytest tests
-	$(BIN)/python -m pytest --nbval-lax -p no:cacheprovider notebooks
+	$(BIN)/python -m pytest --nbval-lax tests notebooks
 
 bench: setup
 	$(BIN)/python bench/run_all.py
