@@ -47,7 +47,7 @@ def _cmd_data_prepare(args: argparse.Namespace) -> int:
 def _cmd_course(args: argparse.Namespace) -> int:
     from stclr.course import run_course
 
-    return run_course(args.out, data_root=args.data, quick=args.quick)
+    return run_course(args.out, data_root=args.data, quick=args.quick, show_progress=not args.quiet)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,7 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("--out", type=Path, default=Path("runs/course"))
     co.add_argument("--data", type=Path, default=Path("data/synthetic"))
     co.add_argument("--quick", action="store_true", help="smallest settings, for a smoke test")
+    co.add_argument("--quiet", action="store_true", help="no progress bars")
     co.set_defaults(func=_cmd_course)
+
+    from stclr.batch import add_batch_command
+
+    add_batch_command(sub)
     return p
 
 
