@@ -24,7 +24,6 @@ from a decoder that started mid-GOP, say) instead of returning a plausible wrong
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Union
 
@@ -146,7 +145,6 @@ def write_index_video(
     fps: int = 25,
     gop: int | None = None,
     bframes: int = 2,
-    quality: str = "high",
 ) -> Path:
     """Write a video of ``num_frames`` frames, frame ``i`` being ``index_frame(i, size)``; return its path.
 
@@ -155,9 +153,8 @@ def write_index_video(
     ``gop``: keyframe interval; default 12 for mpeg4 (like the DivX/XviD files of HMDB-51) and 250 for
     h264 (x264's default). ``bframes``: maximum consecutive B-frames (2 by default, so the stream has
     B-frames and decode order differs from display order, which is what trips random access).
-    ``quality``: "high" keeps the code cells clean at any size; the bits survive "low" too (useful to
-    make small files for benchmarks).
-    ``size = (H, W)``; both must be even (yuv420p).
+    ``size = (H, W)``; both must be even (yuv420p). Quality is set high enough that the code cells stay
+    clean at any size (x264 CRF 20; MPEG-4 at 2 bits per pixel, which these simple frames never need).
     """
     path = Path(path)
     height, width = size
@@ -170,7 +167,7 @@ def write_index_video(
     gop = gop if gop is not None else (12 if codec == "mpeg4" else 250)
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), mode="w") as container:
-        stream = _add_video_stream(container, codec, fps, (height, width), gop, bframes, quality)
+        stream = _add_video_stream(container, codec, fps, (height, width), gop, bframes)
         for index in range(num_frames):
             frame = av.VideoFrame.from_ndarray(index_frame(index, size), format="rgb24")
             for packet in stream.encode(frame):
@@ -180,16 +177,14 @@ def write_index_video(
     return path
 
 
-def _add_video_stream(container, codec: str, fps: int, size: tuple[int, int], gop: int, bframes: int, quality: str):
+def _add_video_stream(container, codec: str, fps: int, size: tuple[int, int], gop: int, bframes: int):
     height, width = size
     if codec == "h264":
-        crf = "18" if quality == "high" else "30"
-        stream = container.add_stream("libx264", rate=fps, options={"crf": crf, "preset": "veryfast"})
+        stream = container.add_stream("libx264", rate=fps, options={"crf": "20", "preset": "veryfast"})
     else:
         stream = container.add_stream("mpeg4", rate=fps)
-        # mpeg4's default 200 kb/s smears the code cells at 320x240; scale the rate with the frame area.
-        bits_per_pixel = 2.0 if quality == "high" else 0.3
-        stream.bit_rate = int(bits_per_pixel * width * height * fps)
+        # mpeg4's default 200 kb/s can smear the code cells at large sizes; scale the cap with the area.
+        stream.bit_rate = int(2.0 * width * height * fps)
         if container.format.name == "avi":
             stream.codec_tag = "XVID"  # what UCF-101 uses; HMDB-51 uses DX50, the same bitstream
     stream.width, stream.height = width, height
@@ -200,9 +195,8 @@ def _add_video_stream(container, codec: str, fps: int, size: tuple[int, int], go
 
 
 def write_audio_only(path: str | Path, seconds: float = 0.5, *, rate: int = 16000) -> Path:
-    """A valid media file with one audio stream and no video stream (a sine tone). Use ``.wav``, ``.mp4``
-    (AAC) or ``.avi``/``.mkv`` (PCM/MP3 as the muxer likes); the point is that it opens but has nothing to
-    decode as video."""
+    """A valid media file with one audio stream and no video stream (a sine tone): AAC for ``.mp4``/``.m4a``/
+    ``.mov``, 16-bit PCM otherwise (``.wav``, ``.avi``, ``.mkv``). It opens fine but has no video to decode."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     codec = "aac" if path.suffix in (".mp4", ".m4a", ".mov") else "pcm_s16le"
@@ -228,7 +222,8 @@ def write_audio_only(path: str | Path, seconds: float = 0.5, *, rate: int = 1600
 
 def write_truncated_copy(src: str | Path, dst: str | Path, fraction: float = 0.5) -> Path:
     """Copy the first ``fraction`` of ``src``'s bytes to ``dst`` (a download that stopped half-way).
-    For MP4 this cuts the media data the header points to; for AVI it drops the tail frames and index."""
+    For MP4 (index at the end) the file no longer opens; an AVI still decodes, to fewer frames, and near
+    the cut frame ``i`` may carry a later index (B-frames lost, their reference frame kept)."""
     src, dst = Path(src), Path(dst)
     data = src.read_bytes()
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -242,11 +237,3 @@ def write_text_file(path: str | Path, text: str = "this is not a video\n") -> Pa
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
-
-
-def copy_as(src: str | Path, dst: str | Path) -> Path:
-    """Copy ``src`` to ``dst`` (for tests that need a file name with awkward characters)."""
-    dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(src, dst)
-    return dst
