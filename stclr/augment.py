@@ -105,6 +105,27 @@ class ChannelDrop(v2.Transform):
         return tv_tensors.wrap(out, like=inpt) if isinstance(inpt, tv_tensors.TVTensor) else out
 
 
+class VideoGrayscale(v2.Transform):
+    """Grayscale (3 equal channels, ITU-R 601 luma) applied with probability ``p``, for images AND videos.
+
+    Why not torchvision's grayscale transforms: torchvision 0.29 registers no ``tv_tensors.Video``
+    kernel for ``rgb_to_grayscale``, so on a Video they return it unchanged, silently.
+    """
+
+    def __init__(self, p: float = 1.0):
+        super().__init__()
+        self.p = p
+
+    def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
+        return {"apply": bool(torch.rand(()) < self.p)}
+
+    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
+        if not params["apply"] or not isinstance(inpt, torch.Tensor):
+            return inpt
+        out = F.rgb_to_grayscale(inpt.as_subclass(torch.Tensor), num_output_channels=3)
+        return tv_tensors.wrap(out, like=inpt) if isinstance(inpt, tv_tensors.TVTensor) else out
+
+
 class RandomGamma(v2.Transform):
     """Gamma correction with gamma uniform in ``gamma`` (TCLR applies it after grayscale)."""
 
@@ -350,7 +371,7 @@ def _tclr_transforms(size: tuple[int, int]) -> tuple[list[nn.Module], list[nn.Mo
     # 9..19-pixel box at 112 (0.6-2.9% of the area). RandomResizedCrop's usual aspect jitter stands
     # in for the square crop.
     gray_or_drop = v2.RandomChoice(
-        [v2.Compose([v2.Grayscale(num_output_channels=3), v2.RandomApply([RandomGamma((0.75, 1.25))], p=0.75)]),
+        [v2.Compose([VideoGrayscale(), v2.RandomApply([RandomGamma((0.75, 1.25))], p=0.75)]),
          ChannelDrop(p=1.0)],
         p=[0.175, 0.125],
     )
@@ -376,7 +397,7 @@ def _ssl_transforms(size: tuple[int, int]) -> tuple[list[nn.Module], list[nn.Mod
     ]
     return geometric, [
         v2.RandomApply([_jitter(0.4, 0.4, 0.4, 0.1)], p=0.8),
-        v2.RandomGrayscale(p=0.2),
+        VideoGrayscale(p=0.2),
         v2.RandomApply([GaussianBlurSeparable(k, sigma=(0.1, 2.0))], p=0.5),
     ]
 

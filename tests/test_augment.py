@@ -13,6 +13,7 @@ from stclr.augment import (
     GaussianBlurSeparable,
     RandomGamma,
     RandomHue,
+    VideoGrayscale,
     build_eval_transform,
     build_train_augment,
     to_video,
@@ -144,3 +145,28 @@ def test_gamma_lut_matches_torchvision():
     ours = RandomGamma().transform(x, {"gamma": 0.8})
     ref = v2.functional.adjust_gamma(x, 0.8)
     assert (ours.int() - ref.int()).abs().max() <= 1
+
+
+def test_grayscale_really_converts_videos():
+    # torchvision's own grayscale transforms pass a tv_tensors.Video through unchanged; ours must not.
+    video = to_video(_static_clip(4))
+    out = VideoGrayscale(p=1.0)(video).as_subclass(torch.Tensor).float()
+    assert not torch.equal(out, video.as_subclass(torch.Tensor).float())
+    assert torch.equal(out[:, 0], out[:, 1]) and torch.equal(out[:, 1], out[:, 2])
+    assert torch.equal(VideoGrayscale(p=0.0)(video), video)
+
+
+@pytest.mark.parametrize("strength", ["tclr", "ssl"])
+def test_grayscale_fires_at_its_rate_in_the_training_sets(strength):
+    # The TCLR set greys a view with p 0.175 (RandomApply 0.3 x RandomChoice 0.175/(0.175+0.125)), the SSL set
+    # with p 0.2: over 400 views of a colourful
+    # clip, grey views must appear (a silent no-op would give exactly none).
+    aug = build_train_augment((16, 16), strength=strength)
+    clip = _static_clip(2)
+    torch.manual_seed(0)
+    grey = 0
+    for _ in range(400):
+        v = aug(clip)  # float [C, T, H, W]
+        grey += int(torch.allclose(v[0], v[1], atol=1e-6) and torch.allclose(v[1], v[2], atol=1e-6))
+    expected = {"tclr": 0.175, "ssl": 0.2}[strength]
+    assert 0.4 * expected * 400 <= grey <= 2.0 * expected * 400, grey
