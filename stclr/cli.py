@@ -90,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     from stclr.batch import add_batch_command
 
     add_batch_command(sub)
+
+    from stclr.engine_cli import add_engine_commands
+
+    add_engine_commands(sub)
     return p
 
 

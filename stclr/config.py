@@ -3,7 +3,7 @@
 One dataclass per command, with the paper's settings as defaults (DESIGN.md §3):
 
 - :class:`PretrainConfig` — STCLR pretraining (Sec. 4.2.2/4.3.1): R3D-18, 16x112x112, Adam lr 1e-3, wd 1e-9,
-  tau 0.3, batch 38, ReduceLROnPlateau (patience 12, x0.1), 400 epochs, skips ``paper`` (1,4,8,16,32),
+  tau 0.3 (``temperature=None`` picks each method's: 0.3, or TCLR's 0.1), batch 38, ReduceLROnPlateau (patience 12, x0.1), 400 epochs, skips ``paper`` (1,4,8,16,32),
   C1 0.6, C2 0.75. ``preset("ssl")`` gives the SSL-only settings of Sec. 4.2.1 (SGD lr 1e-2, wd 1e-4,
   batch 24, OneCycle, 16x128x128).
 - :class:`FinetuneConfig` — action recognition (Sec. 4.2.2): SGD lr 3e-3, wd 6e-3, momentum 0.9, batch 16,
@@ -20,6 +20,7 @@ naming the key (and suggesting close matches), so a typo never silently trains w
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import hashlib
@@ -45,24 +46,21 @@ class ConfigError(ValueError):
 class DataConfig:
     """Where the videos are and how they are read (shared by every command)."""
 
-    def __post_init__(self):
-        _check_choices(self)
-
     dataset: str = "ucf101"  # ucf101 | hmdb51 | diving48 | synthetic (synthetic uses the UCF-101 layout)
     root: str = "data/UCF-101"  # dataset folder
     split: int = 1  # official split (fold) number; the paper pretrains and evaluates on split 1
     num_workers: int = 4  # DataLoader worker processes (0 = load in the main process)
-    backend: str = "auto"  # video decoder: auto | pyav | decord
+    backend: str = "auto"  # video decoder: auto | pyav | decord_seq | decord (stclr.video)
     short_policy: str = "fit"  # too-short videos: fit | loop | mirror (DESIGN §2)
     max_videos: int | None = None  # use only the first N videos of each subset (quick experiments)
+
+    def __post_init__(self):
+        _check_choices(self)
 
 
 @dataclass
 class PretrainConfig:
     """Self-supervised pretraining (STCLR and its baselines)."""
-
-    def __post_init__(self):
-        _check_choices(self)
 
     method: str = "stclr"  # stclr | simplified_tclr | tclr | ssl | ic
     arch: str = "r3d_18"  # r3d_18 | r3d_18_tclr | r3d_tiny
@@ -72,7 +70,7 @@ class PretrainConfig:
     c1: float = 0.6  # SSL: probability that the three tuple clips come from different videos
     c2: float = 0.75  # SSL: probability that exactly two clips share a speed
     ssl_speeds: tuple[int, ...] = (1, 2, 4, 8, 16)  # SSL skip rates (max 16, Sec. 4.2.1)
-    temperature: float | None = 0.3  # tau of h(u,v)=exp(cos/tau); None = the method's default
+    temperature: float | None = None  # tau of h(u,v)=exp(cos/tau); None = the method's: 0.3 (STCLR family), 0.1 (tclr)
     weights: dict[str, float] = field(default_factory=dict)  # loss weights, e.g. {ic: 1, sll: 1, ssl: 1}
     proj_dim: int = 128  # projection head output d
     # optimisation
@@ -105,15 +103,15 @@ class PretrainConfig:
     show_progress: bool = True
     data: DataConfig = field(default_factory=DataConfig)
 
+    def __post_init__(self):
+        _check_choices(self)
+
 
 @dataclass
 class FinetuneConfig:
     """Supervised fine-tuning for action recognition (Sec. 4.2.2)."""
 
-    def __post_init__(self):
-        _check_choices(self)
-
-    arch: str = "r3d_18"
+    arch: str | None = None  # None = the checkpoint's architecture (r3d_18 without a checkpoint)
     checkpoint: str | None = None  # pretraining run dir or .pt; None = random init (a baseline)
     hidden: int = 512  # ClassifierHead: FC(in, hidden) -> ReLU -> dropout -> FC(hidden, classes)
     dropout: float = 0.9
@@ -150,15 +148,15 @@ class FinetuneConfig:
     show_progress: bool = True
     data: DataConfig = field(default_factory=DataConfig)
 
+    def __post_init__(self):
+        _check_choices(self)
+
 
 @dataclass
 class RetrievalConfig:
     """Nearest-neighbour video retrieval (Sec. 4.2.2): split-1 test videos query split-1 train videos."""
 
-    def __post_init__(self):
-        _check_choices(self)
-
-    arch: str = "r3d_18"
+    arch: str | None = None  # None = the checkpoint's architecture (r3d_18 without a checkpoint)
     checkpoint: str | None = None  # pretraining run dir or .pt (backbone only; the projection head is unused)
     random_init: bool = False  # evaluate an untrained backbone (seeded) instead of a checkpoint
     protocol: str = "paper"  # paper (10 clips, skip 3, full frame, 512-d) | tclr (9 clips, skip 2, crop 0.8, 2048-d)
@@ -180,6 +178,9 @@ class RetrievalConfig:
     show_progress: bool = True
     data: DataConfig = field(default_factory=DataConfig)
 
+    def __post_init__(self):
+        _check_choices(self)
+
     def resolved(self) -> "RetrievalConfig":
         """A copy with the protocol's defaults filled in where a field is None."""
         if self.protocol not in RETRIEVAL_PROTOCOLS:
@@ -200,21 +201,17 @@ RETRIEVAL_PROTOCOLS = {
 class LinearProbeConfig:
     """Frozen backbone features + a linear (logistic-regression) classifier."""
 
-    def __post_init__(self):
-        _check_choices(self)
-
-    arch: str = "r3d_18"
-    checkpoint: str | None = None
+    arch: str | None = None  # None = the checkpoint's architecture (r3d_18 without a checkpoint)
+    checkpoint: str | None = None  # pretraining run dir or .pt
     random_init: bool = False
     n_clips: int = 10  # uniformly spaced clips per video, features averaged
     skip: int = 3
     clip_len: int = 16
     size: int = 112
-    batch_size: int = 8
-    epochs: int = 200  # full-batch L-BFGS-free Adam steps on the cached features (cheap)
-    lr: float = 1e-2
-    weight_decay: float = 1e-4
-    normalize: bool = True  # standardise features before the classifier
+    batch_size: int = 8  # videos per forward when computing features
+    max_iter: int = 200  # L-BFGS iterations of the logistic regression (full batch, on cached features)
+    l2: float = 1e-4  # L2 penalty on the classifier weights
+    standardize: bool = True  # zero-mean, unit-variance features (train statistics) before the classifier
     cache: bool = True
     seed: int = 0
     device: str = "auto"
@@ -224,6 +221,9 @@ class LinearProbeConfig:
     run_name: str | None = None
     show_progress: bool = True
     data: DataConfig = field(default_factory=DataConfig)
+
+    def __post_init__(self):
+        _check_choices(self)
 
 
 CONFIG_CLASSES = {
@@ -271,7 +271,7 @@ def preset(name: str, kind: str = "pretrain", **overrides: Any):
         raise ConfigError(f"preset: unknown {name!r}{_suggest(name, _PRESETS)}; choose one of {sorted(_PRESETS)}")
     if kind not in table:
         raise ConfigError(f"preset {name!r} has no {kind} settings; it has {sorted(table)}")
-    d = _deep_merge({}, table[kind])
+    d = copy.deepcopy(table[kind])  # never mutate the preset table
     for k, v in overrides.items():
         _set_dotted(d, k.replace("__", "."), v)
     return from_dict(cls, d)
@@ -454,7 +454,7 @@ def config_hash(cfg, ignore=RESUME_MUTABLE, n: int = 12) -> str:
 # Allowed values of the string fields (checked on construction, so a typo fails before any work is done).
 CHOICES: dict[str, tuple[str, ...]] = {
     "dataset": ("ucf101", "hmdb51", "diving48", "synthetic"),
-    "backend": ("auto", "pyav", "decord"),
+    "backend": ("auto", "pyav", "decord_seq", "decord"),
     "short_policy": ("fit", "loop", "mirror"),
     "method": ("stclr", "simplified_tclr", "tclr", "ssl", "ic"),
     "arch": ("r3d_18", "r3d_18_tclr", "r3d_tiny", "r3d_tiny_tclr"),
@@ -488,12 +488,13 @@ def _suggest(key: str, choices, prefix: str = "") -> str:
 
 
 def _deep_merge(a: dict, b: dict) -> dict:
-    out = dict(a)
+    """A new dict: ``a`` updated by ``b``, recursively for nested dicts (neither input is modified)."""
+    out = copy.deepcopy(a)
     for k, v in b.items():
         if isinstance(v, dict) and isinstance(out.get(k), dict):
             out[k] = _deep_merge(out[k], v)
         else:
-            out[k] = v
+            out[k] = copy.deepcopy(v)
     return out
 
 

@@ -1,0 +1,165 @@
+"""The course's teaching table: what a fixed CPU budget of pretraining buys on the synthetic dataset.
+
+For each method and seed: pretrain the tiny R3D for a fixed wall-clock budget (``--budget-s``, default 300 s),
+then measure retrieval R@1/5/10/20 (test queries, train gallery), a linear probe and fine-tuning accuracy
+(video level). Rows:
+
+- ``supervised``: the upper bound -- the backbone trained WITH labels (fine-tuning from random init) for the
+  same budget; its retrieval uses that backbone, its fine-tune accuracy is its own test accuracy;
+- ``random``: no pretraining (a seeded random backbone);
+- ``ic``, ``simplified_tclr``, ``ssl``, ``stclr``, ``tclr``: self-supervised pretraining (``stclr.methods``).
+
+All SSL methods use the course preset (r3d_tiny, 8x64x64 clips) with Adam + ReduceLROnPlateau, so the only
+difference between rows is the objective (TCLR pretrains on 16-frame clips: its global-local loss needs 4
+timesteps from the global clip). Mean +- std over seeds is written to ``docs/benchmarks.md`` (section
+``teaching_table``); raw numbers to ``<out>/results.json``.
+
+    python bench/teaching_table.py                                   # the full table (7 x 3 x ~6 min on 2 cores)
+    python bench/teaching_table.py --budget-s 20 --seeds 0 --methods random stclr --finetune-budget-s 20  # quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+METHODS = ("supervised", "random", "ic", "simplified_tclr", "ssl", "stclr", "tclr")
+KS = (1, 5, 10, 20)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--budget-s", type=float, default=300.0, help="pretraining wall-clock budget per run (seconds)")
+    p.add_argument("--finetune-budget-s", type=float, default=120.0, help="fine-tuning budget per run (seconds)")
+    p.add_argument("--finetune-epochs", type=int, default=10, help="fine-tuning epochs (the budget caps them)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    p.add_argument("--data", type=Path, default=REPO / "data" / "synthetic", help="synthetic dataset (made if missing)")
+    p.add_argument("--out", type=Path, default=REPO / "bench" / "_work" / "teaching_table")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")
+    p.add_argument("--progress", action="store_true", help="show progress bars")
+    return p.parse_args(argv)
+
+
+def one_run(method: str, seed: int, args, out: Path) -> dict:
+    """Pretrain (or not) -> retrieval -> linear probe -> fine-tune, for one method and seed."""
+    from stclr.config import preset
+    from stclr.finetune import run_finetune
+    from stclr.linear_probe import run_linear_probe
+    from stclr.retrieval import run_retrieval
+    from stclr.runinfo import read_jsonl
+    from stclr.train import run_pretrain
+
+    data = {"data.root": str(args.data)}
+    common = dict(seed=seed, device=args.device, show_progress=args.progress, out_dir=str(out))
+    tag = f"{method}-s{seed}"
+    row: dict = {"method": method, "seed": seed}
+    t0 = time.time()
+    ft_kw = dict(epochs=args.finetune_epochs, time_budget_s=args.finetune_budget_s, **common, **data)
+
+    if method == "supervised":
+        # Labels for the whole pretraining budget; constant lr (a schedule would assume a known length).
+        ft = run_finetune(preset("course", "finetune", run_name=f"{tag}-finetune", epochs=100_000, scheduler="none",
+                                 time_budget_s=args.budget_s, **common, **data))
+        checkpoint, row["pretrain_epochs"] = str(ft), json.loads((ft / "metrics.json").read_text())["epochs_trained"]
+    elif method == "random":
+        checkpoint, row["pretrain_epochs"], ft = None, 0, None
+    else:
+        # TCLR's global-local loss needs 4 timesteps after layer4 from its global clip: 16 frames for the
+        # time-keeping *_tclr net (the plan's global clip has the local clips' length), so TCLR pretrains on
+        # 16-frame clips; evaluation uses the same 8-frame clips as every other row.
+        extra = dict(arch="r3d_tiny_tclr", clip_len=16) if method == "tclr" else {}
+        pre = run_pretrain(preset("course", method=method, epochs=100_000, time_budget_s=args.budget_s,
+                                  run_name=f"{tag}-pretrain", **extra, **common, **data))
+        checkpoint, row["pretrain_epochs"] = str(pre), len(read_jsonl(pre / "metrics.jsonl"))
+        ft = None
+    row["pretrain_s"] = round(time.time() - t0, 1)
+
+    rkw = dict(checkpoint=checkpoint, random_init=checkpoint is None, run_name=f"{tag}-retrieval", **common, **data)
+    r = json.loads((run_retrieval(preset("course", "retrieval", **rkw)) / "metrics.json").read_text())
+    row.update({f"R@{k}": r[f"R@{k}"] for k in KS})
+    p = run_linear_probe(preset("course", "linear_probe", **{**rkw, "run_name": f"{tag}-probe"}))
+    row["probe_acc"] = json.loads((p / "metrics.json").read_text())["accuracy"]
+
+    if ft is None:  # supervised already has its fine-tuned accuracy
+        ft = run_finetune(preset("course", "finetune", checkpoint=checkpoint, run_name=f"{tag}-finetune", **ft_kw))
+    m = json.loads((ft / "metrics.json").read_text())
+    row.update(finetune_video_acc=m["video_accuracy"], finetune_clip_acc=m["clip_accuracy"])
+    row["total_s"] = round(time.time() - t0, 1)
+    return row
+
+
+def mean_std(values: list[float]) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.1f}"
+    return f"{statistics.mean(values):.1f} ± {statistics.stdev(values):.1f}"
+
+
+def table(rows: list[dict], args) -> str:
+    from _report import machine_line
+
+    cols = [f"R@{k}" for k in KS] + ["probe_acc", "finetune_video_acc"]
+    names = {"probe_acc": "linear probe %", "finetune_video_acc": "fine-tune video acc %"}
+    lines = [
+        "## Teaching table (synthetic dataset, tiny R3D, fixed CPU budget)",
+        "",
+        f"{machine_line()}. Pretraining budget {args.budget_s:.0f} s per run, fine-tuning up to "
+        f"{args.finetune_epochs} epochs / {args.finetune_budget_s:.0f} s; seeds {', '.join(map(str, args.seeds))}; "
+        f"mean ± std over seeds. Retrieval: test videos query train videos (R@k, %). "
+        "`supervised` trains with labels for the same budget (an upper bound); `random` is no pretraining.",
+        "",
+        "| method | " + " | ".join(names.get(c, c) for c in cols) + " | pretrain epochs | minutes per seed |",
+        "|---|" + "---|" * (len(cols) + 2),
+    ]
+    for method in args.methods:
+        rs = [r for r in rows if r["method"] == method]
+        if not rs:
+            continue
+        cells = [mean_std([r[c] for r in rs]) for c in cols]
+        epochs = mean_std([float(r["pretrain_epochs"]) for r in rs])
+        minutes = statistics.mean(r["total_s"] for r in rs) / 60
+        lines.append(f"| {method} | " + " | ".join(cells) + f" | {epochs} | {minutes:.1f} |")
+    lines += ["", f"Written by `python bench/teaching_table.py --budget-s {args.budget_s:g} --finetune-budget-s "
+                  f"{args.finetune_budget_s:g} --finetune-epochs {args.finetune_epochs} --seeds "
+                  f"{' '.join(map(str, args.seeds))} --methods {' '.join(args.methods)}`."]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from stclr.data.synthetic import make_synthetic_dataset
+
+    if not (args.data / "splits").is_dir():  # an existing dataset (any configuration) is used as it is
+        make_synthetic_dataset(args.data, show_progress=args.progress)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = args.out / stamp
+    rows = []
+    for seed in args.seeds:
+        for method in args.methods:
+            print(f"== {method} seed {seed}", flush=True)
+            row = one_run(method, seed, args, out)
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+            (args.out / "results.json").write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()},
+                                                               "rows": rows}, indent=2))
+    md = table(rows, args)
+    print(md)
+    if not args.no_write:
+        from _report import write_section
+
+        write_section("teaching_table", md)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,186 @@
+"""What every run needs around the training loop: the device, seeds, the run folder, env.json, metrics.jsonl."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def resolve_device(pref: str = "auto", local_rank: int = 0) -> torch.device:
+    """``auto`` -> CUDA (this process's GPU under torchrun) -> Apple MPS -> CPU; otherwise ``torch.device(pref)``."""
+    if pref == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", local_rank % torch.cuda.device_count())
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    dev = torch.device(pref)
+    if dev.type == "cuda" and dev.index is None:
+        dev = torch.device("cuda", local_rank % max(1, torch.cuda.device_count()))
+    return dev
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+@contextlib.contextmanager
+def deterministic(flag: bool):
+    """Within the block: reproducible kernels when ``flag`` (kill-and-resume equality, debugging; slower). The
+    global switches are restored afterwards, so one deterministic run does not slow down (or, through ops that
+    have no deterministic kernel, break) whatever runs next in the same process."""
+    prev = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+            torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    if flag:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS needs it for determinism
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(prev[0], warn_only=prev[1])
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = prev[2], prev[3]
+
+
+def setup_cuda_speed(device: torch.device, deterministic: bool) -> None:
+    """cuDNN autotuning (fixed clip shapes make it pay off) and TF32 matmuls, unless deterministic."""
+    if device.type == "cuda" and not deterministic:
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+
+
+def autocast(device: torch.device, enabled: bool = True):
+    """bf16 autocast on CUDA (no loss scaling needed: bf16 has fp32's range); a no-op elsewhere."""
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled and device.type == "cuda")
+
+
+def to_device(x: torch.Tensor, device: torch.device, channels_last: bool = False) -> torch.Tensor:
+    """Move a batch tensor; 5-D clip batches go channels_last_3d on CUDA when asked (must match the model)."""
+    x = x.to(device, non_blocking=True)
+    if channels_last and device.type == "cuda" and x.dim() == 5:
+        x = x.contiguous(memory_format=torch.channels_last_3d)
+    return x
+
+
+def run_dir_for(out_dir: str | Path, run_name: str) -> Path:
+    return Path(out_dir) / run_name
+
+
+def decoder_backend(configured: str = "auto") -> dict[str, Any]:
+    """The configured decoder backend and what ``auto`` can choose on this machine."""
+    try:
+        from stclr import video
+
+        has_decord = bool(video.HAS_DECORD)
+    except Exception:  # noqa: BLE001 -- env.json is best-effort information
+        has_decord = False
+    return {
+        "configured": configured,
+        "decord_installed": has_decord,
+        "auto_means": "decord for H.264/H.265 MP4, else pyav" if has_decord else "pyav",
+    }
+
+
+def env_info(device: torch.device | None = None, world_size: int = 1, backend: str = "auto") -> dict[str, Any]:
+    """Versions, decoder backend and device: written to env.json beside the config."""
+
+    def version(mod: str) -> str | None:
+        try:
+            return getattr(__import__(mod), "__version__", "?")
+        except Exception:  # noqa: BLE001
+            return None
+
+    info = {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "versions": {m: version(m) for m in ("stclr", "torch", "torchvision", "numpy", "av", "decord", "yaml")},
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+        "decoder_backend": decoder_backend(backend),
+        "device": str(device) if device is not None else None,
+        "world_size": world_size,
+    }
+    if device is not None and device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    try:
+        import subprocess
+
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent)
+        info["git"] = sha.stdout.strip() or None
+    except Exception:  # noqa: BLE001
+        info["git"] = None
+    return info
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    """Write JSON atomically (tmp + rename), so a reader never sees half a file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=_json_default) + "\n")
+    os.replace(tmp, path)
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if torch.is_tensor(o):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    return repr(o)
+
+
+class MetricsLog:
+    """Append-only ``metrics.jsonl``: one JSON object per line (per epoch). Survives kills line by line.
+
+    On resume, lines for epochs at or after the resumed epoch are dropped first, so the file has each epoch once.
+    """
+
+    def __init__(self, path: str | Path, enabled: bool = True):
+        self.path, self.enabled = Path(path), enabled
+
+    def truncate_from(self, epoch: int) -> None:
+        if not (self.enabled and self.path.exists()):
+            return
+        keep = [ln for ln in self.path.read_text().splitlines() if ln.strip() and json.loads(ln).get("epoch", -1) < epoch]
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        tmp.write_text("".join(ln + "\n" for ln in keep))
+        os.replace(tmp, self.path)
+
+    def write(self, row: dict) -> None:
+        if not self.enabled:
+            return
+        with open(self.path, "a") as f:
+            f.write(json.dumps(row, default=_json_default) + "\n")
+            f.flush()
+
+    def read(self) -> list[dict]:
+        return read_jsonl(self.path)
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    p = Path(path)
+    return [json.loads(ln) for ln in p.read_text().splitlines() if ln.strip()] if p.exists() else []

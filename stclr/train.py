@@ -1,0 +1,362 @@
+"""Self-supervised pretraining: ``run_pretrain(cfg) -> run_dir``.
+
+One file, read top to bottom (in the spirit of nanoGPT's train.py): set up the machine, build the model, the
+data, the optimiser and the schedule, maybe resume, then the loop. The paper's settings are the config's
+defaults (:class:`stclr.config.PretrainConfig`).
+
+    python -m stclr pretrain preset=course                        # tiny CPU run on the synthetic dataset
+    torchrun --standalone --nproc_per_node=4 -m stclr pretrain data.root=/data/UCF-101   # the paper, 4 GPUs
+    python -m stclr pretrain run_name=my-run resume=true          # continue an interrupted run
+
+The run folder (``out_dir/run_name``) holds ``config.yaml`` (resolved config), ``env.json`` (versions, decoder
+backend, device), ``metrics.jsonl`` (one line per epoch), ``last.pt`` (every epoch, atomically) and ``best.pt``
+(lowest epoch loss).
+
+Notes on choices:
+
+- ``batch_size`` is the GLOBAL batch in videos; with W processes each takes B/W videos of every planned batch,
+  and the instance-contrastive negatives are all-gathered, so the loss is the one of a single process.
+- Gradient accumulation (``accum_steps``) averages gradients of several batches: it does NOT add negatives to
+  the contrastive losses (each batch's losses only see that batch), so it is not a substitute for a bigger
+  batch in contrastive learning; it only smooths the gradient.
+- On CUDA the step runs under bf16 autocast with channels_last_3d tensors and cuDNN autotuning. bf16 has fp32's
+  exponent range, so no GradScaler is needed; an (always disabled) scaler is still checkpointed so the format
+  is ready for fp16.
+- ReduceLROnPlateau watches the mean epoch loss (Sec. 4.2.2: patience 12, x0.1); OneCycle steps per
+  optimiser step over ``epochs`` epochs (Sec. 4.2.1).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from stclr import checkpoint as ckpt_lib
+from stclr import distributed as D
+from stclr.config import ConfigError, PretrainConfig, config_hash, save_yaml, to_dict
+from stclr.runinfo import (
+    MetricsLog,
+    autocast,
+    env_info,
+    resolve_device,
+    seed_everything,
+    deterministic,
+    setup_cuda_speed,
+    to_device,
+    write_json,
+)
+
+CLIP_KEYS = ("clips", "global_clips", "ssl_clips")  # batch entries that are clip tensors (last 4 dims C,T,H,W)
+
+
+# ---------------------------------------------------------------------------------------------------- builders
+
+
+def default_run_name(cfg: PretrainConfig) -> str:
+    return f"{cfg.method}-{cfg.arch}-s{cfg.seed}"
+
+
+def build_pretrain_model(cfg: PretrainConfig) -> torch.nn.Module:
+    """Backbone + the heads ``cfg.method`` uses (unused heads are dropped so DDP sees no unused parameters)."""
+    from stclr.methods import METHODS
+    from stclr.models import build_model
+
+    if cfg.method == "tclr" and not cfg.arch.endswith("_tclr"):
+        raise ConfigError(f"arch: method 'tclr' needs per-timestep features; use {cfg.arch}_tclr, not {cfg.arch!r}")
+    model = build_model(cfg.arch, proj_dim=cfg.proj_dim)
+    losses = METHODS[cfg.method]
+    if "ssl" not in losses:
+        model.ssl_head = None
+    if losses == ("ssl",):
+        model.projection = None
+    return model
+
+
+class LossModel(torch.nn.Module):
+    """``forward(batch) -> dict of losses``: the whole loss computation inside ONE module call, so that
+    DistributedDataParallel (which hooks ``forward``) sees every parameter use and syncs the gradients."""
+
+    def __init__(self, model: torch.nn.Module, cfg: PretrainConfig, gather: bool):
+        super().__init__()
+        self.model, self.method = model, cfg.method
+        self.temperature, self.weights, self.gather = cfg.temperature, dict(cfg.weights) or None, gather
+
+    def forward(self, batch: dict) -> dict[str, torch.Tensor]:
+        from stclr.methods import compute_losses
+
+        return compute_losses(self.method, batch, self.model, temperature=self.temperature, weights=self.weights,
+                              gather=self.gather)
+
+
+def build_optimizer(cfg, params) -> torch.optim.Optimizer:
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(params, lr=cfg.lr, weight_decay=cfg.weight_decay, momentum=cfg.momentum)
+
+
+def build_scheduler(cfg, optimizer, steps_per_epoch: int):
+    """(scheduler, when) with when = "epoch" (plateau, fed the epoch loss) or "step" (OneCycle) or None."""
+    if cfg.scheduler == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="min", factor=cfg.plateau_factor, patience=cfg.plateau_patience
+        ), "epoch"
+    if cfg.scheduler == "onecycle":
+        total = max(1, cfg.epochs * steps_per_epoch)
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total), "step"
+    return None, None
+
+
+def build_pretrain_data(cfg: PretrainConfig, rank: int = 0, world: int = 1):
+    """(DataLoader, PlannedBatchSampler, train split). Each loader item is one whole planned batch (every video
+    decoded once, augmentations seeded by (seed, epoch, step)); with W processes every rank draws the same
+    global batch of ``batch_size`` videos and loads its contiguous share."""
+    from stclr.data.loader import PretrainDataset, make_pretrain_loader
+    from stclr.retrieval import load_subset
+
+    split = load_subset(cfg.data, "train")
+    # Probing the frame counts is a full decode pass over the dataset: cache it beside the runs.
+    cache = Path(cfg.out_dir) / ".cache" / f"frames-{config_hash(to_dict(cfg.data), ignore={'num_workers'})}.json"
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    if rank != 0:
+        D.barrier()  # let rank 0 probe and write the cache alone; the others then read it
+    dataset = PretrainDataset(split, method=cfg.method, plan=cfg, size=cfg.size, seed=cfg.seed,
+                              backend=cfg.data.backend, cache_file=cache)
+    if rank == 0 and world > 1:
+        D.barrier()
+    loader, sampler = make_pretrain_loader(dataset, cfg.batch_size, num_workers=cfg.data.num_workers, seed=cfg.seed,
+                                           pin_memory=torch.cuda.is_available(), rank=rank, world_size=world)
+    if len(sampler) == 0:
+        raise ConfigError(f"batch_size: {cfg.batch_size} is more than the {len(split)} training videos "
+                          "(pretraining batches are never partial)")
+    return loader, sampler, split
+
+
+def count_clips(batch: dict) -> int:
+    return sum(batch[k].shape[:-4].numel() for k in CLIP_KEYS if k in batch and torch.is_tensor(batch[k]))
+
+
+def move_batch(batch: dict, device: torch.device, channels_last: bool) -> dict:
+    """The batch's tensors on ``device``. The plan and the loader's stats stay behind: the losses do not need
+    them, and DDP would try to copy every field of the plan dataclass to the GPU."""
+    return {k: to_device(v, device, channels_last) for k, v in batch.items() if torch.is_tensor(v)}
+
+
+def flat_counters(stats) -> dict[str, float]:
+    """LoaderStats -> flat numbers (decode counters, skipped videos, plan counts) for metrics.jsonl."""
+    d = stats.as_dict()
+    plan = d.pop("plan", {})
+    return {**{k: float(v) for k, v in d.items()}, **{f"plan_{k}": float(v) for k, v in plan.items()}}
+
+
+# ---------------------------------------------------------------------------------------------------- state
+
+
+@dataclass
+class EpochStats:
+    """Running sums of one epoch (checkpointed mid-epoch so a resumed epoch reports the same means)."""
+
+    sums: dict = field(default_factory=dict)
+    batches: int = 0
+    clips: int = 0
+    compute_s: float = 0.0
+    wait_s: float = 0.0
+
+    def add(self, losses: dict[str, float], clips: int, compute_s: float, wait_s: float) -> None:
+        for k, v in losses.items():
+            self.sums[k] = self.sums.get(k, 0.0) + v
+        self.batches += 1
+        self.clips += clips
+        self.compute_s += compute_s
+        self.wait_s += wait_s
+
+    def means(self) -> dict[str, float]:
+        return {k: v / max(1, self.batches) for k, v in self.sums.items()}
+
+    def state(self) -> dict:
+        return {"sums": dict(self.sums), "batches": self.batches, "clips": self.clips,
+                "compute_s": self.compute_s, "wait_s": self.wait_s}
+
+
+def epoch_seed(seed: int, epoch: int, rank: int) -> int:
+    """Seed of the global RNGs (dropout; the data pipeline seeds itself from (seed, epoch, step)) for one epoch
+    of one rank: resuming at an epoch boundary then continues the exact random stream."""
+    return seed * 1_000_003 + epoch * 1009 + rank
+
+
+# ---------------------------------------------------------------------------------------------------- main
+
+
+def run_pretrain(cfg: PretrainConfig) -> Path:
+    """Pretrain ``cfg.method``; returns the run folder. Safe to kill at any time: rerun with ``resume=True``."""
+    with deterministic(cfg.deterministic):
+        return _pretrain(cfg)
+
+
+def _pretrain(cfg: PretrainConfig) -> Path:
+    from stclr.data.loader import LoaderStats
+    from stclr.methods import DEFAULT_TEMPERATURE
+
+    # ---- machine ---------------------------------------------------------------------------------------------
+    on_gpu = torch.cuda.is_available() and (cfg.device == "auto" or cfg.device.startswith("cuda"))
+    dist = D.init_distributed("cuda" if on_gpu else "cpu")
+    device = resolve_device(cfg.device, dist.local_rank)
+    setup_cuda_speed(device, cfg.deterministic)
+    run_dir = Path(cfg.out_dir) / (cfg.run_name or default_run_name(cfg))
+    last = run_dir / ckpt_lib.LAST
+    if last.exists() and not cfg.resume:
+        raise FileExistsError(f"{run_dir} already holds a run: pass resume=true to continue it, or another run_name")
+    if dist.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+
+    # ---- model, data, optimiser -----------------------------------------------------------------------------
+    seed_everything(cfg.seed)  # the same initial weights on every rank (DDP also broadcasts rank 0's)
+    model = build_pretrain_model(cfg).to(device)
+    use_cl = cfg.channels_last and device.type == "cuda"
+    if use_cl:
+        model = model.to(memory_format=torch.channels_last_3d)
+    loader, sampler, split = build_pretrain_data(cfg, dist.rank, dist.world_size)
+    steps_per_epoch = len(sampler) if cfg.max_steps_per_epoch is None else min(len(sampler), cfg.max_steps_per_epoch)
+    optimizer = build_optimizer(cfg, model.parameters())
+    scheduler, sched_when = build_scheduler(cfg, optimizer, math.ceil(steps_per_epoch / cfg.accum_steps))
+    scaler = torch.amp.GradScaler("cuda", enabled=False)  # bf16 needs no loss scaling
+    if cfg.compile:
+        model.backbone.compile()  # in place: the state_dict keys stay the same
+    ddp_model = D.wrap_ddp(LossModel(model, cfg, gather=dist.enabled), device, sync_bn=cfg.sync_bn)
+
+    # ---- resume -------------------------------------------------------------------------------------------
+    cfg_dict = to_dict(cfg)
+    start_epoch, step, start_batch, best, elapsed0, partial, resume_rng = 0, 0, 0, math.inf, 0.0, None, None
+    if cfg.resume and last.exists():
+        ckpt = ckpt_lib.load_checkpoint(last, config=cfg_dict, map_location="cpu")
+        if cfg.scheduler == "onecycle" and ckpt["config"]["epochs"] != cfg.epochs:
+            raise ConfigError(f"epochs: OneCycle's schedule was laid out for {ckpt['config']['epochs']} epochs; "
+                              f"it cannot change to {cfg.epochs} on resume")
+        ckpt_lib.restore(ckpt, model=model, optimizer=optimizer, scheduler=scheduler, scaler=scaler, rng=False)
+        start_epoch, step, start_batch = ckpt["epoch"], ckpt["step"], ckpt["batch_in_epoch"]
+        best, elapsed0 = ckpt["extra"]["best_loss"], ckpt["extra"]["train_seconds"]
+        if start_batch:  # saved mid-epoch: continue the sampler and (below) the random streams where they were
+            partial, resume_rng = ckpt["extra"]["epoch_stats"], ckpt["rng"]
+            sampler.load_state_dict(ckpt["sampler"])
+        if dist.is_main:
+            print(f"resuming {run_dir} at epoch {start_epoch + 1}" + (f", batch {start_batch}" if start_batch else ""))
+    log = MetricsLog(run_dir / "metrics.jsonl", enabled=dist.is_main)
+    log.truncate_from(start_epoch)
+    if dist.is_main:
+        save_yaml(cfg, run_dir / "config.yaml")
+        env = env_info(device, dist.world_size, cfg.data.backend)
+        env.update(config_hash=config_hash(cfg), train_videos=len(split), steps_per_epoch=steps_per_epoch,
+                   temperature=cfg.temperature if cfg.temperature is not None else DEFAULT_TEMPERATURE[cfg.method],
+                   parameters=sum(p.numel() for p in model.parameters()))
+        write_json(run_dir / "env.json", env)
+    D.barrier()
+
+    def save(epoch: int, batch_in_epoch: int, stats: EpochStats | None, sampler_state, name=ckpt_lib.LAST):
+        if dist.is_main:
+            extra = {"best_loss": best, "train_seconds": elapsed0 + time.time() - t_start,
+                     "epoch_stats": stats.state() if stats is not None else None}
+            ckpt_lib.save_checkpoint(run_dir / name, model=model, optimizer=optimizer, scheduler=scheduler,
+                                     scaler=scaler, epoch=epoch, step=step, batch_in_epoch=batch_in_epoch,
+                                     sampler=sampler_state, config=cfg_dict, extra=extra)
+
+    # ---- the loop ----------------------------------------------------------------------------------------------
+    t_start = time.time()
+    out_of_time = False
+    for epoch in range(start_epoch, cfg.epochs):
+        i = start_batch
+        if not start_batch:
+            sampler.set_epoch(epoch)  # the epoch's order and plans are pure functions of (seed, epoch, step)
+            seed_everything(epoch_seed(cfg.seed, epoch, dist.rank))
+        batches = iter(loader)  # draws the workers' base seed from the global RNG ...
+        if start_batch:  # ... so a mid-epoch resume restores the RNG streams after that draw, as they were saved
+            if dist.is_main:
+                ckpt_lib.set_rng_state(resume_rng)
+            else:  # only rank 0's streams are checkpointed; the others continue from a fresh deterministic seed
+                seed_everything(epoch_seed(cfg.seed, epoch, dist.rank) + 7919 * start_batch)
+        stats = EpochStats(**partial) if start_batch and partial else EpochStats()
+        start_batch = 0
+        loader_stats = LoaderStats()
+        ddp_model.train()
+        bar = tqdm(total=steps_per_epoch, initial=i, desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                   disable=not (cfg.show_progress and dist.is_main), leave=False, dynamic_ncols=True)
+        t_wait = time.perf_counter()
+        for batch in loader_stats.track(batches):
+            wait = time.perf_counter() - t_wait  # time the step waited for data: >0 means the loader is behind
+            t0 = time.perf_counter()
+            sampler_state = sampler.state_after(batch)  # exact resume point, whatever the workers prefetched
+            batch = move_batch(batch, device, use_cl)
+            n_clips = count_clips(batch) * dist.world_size
+            last_micro = (i + 1) % cfg.accum_steps == 0 or i + 1 == steps_per_epoch
+            # with accumulation, DDP syncs gradients only on the micro-batch that steps the optimiser
+            with nullcontext() if last_micro or not dist.enabled else ddp_model.no_sync():
+                with autocast(device, cfg.amp):
+                    losses = ddp_model(batch)
+                (losses["total"] / cfg.accum_steps).backward()
+            if last_micro:
+                if cfg.grad_clip is not None:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+                step += 1
+                if sched_when == "step":
+                    scheduler.step()
+            values = {k: D.all_reduce_mean(v).item() for k, v in losses.items()}  # .item() waits for the GPU
+            compute = time.perf_counter() - t0
+            stats.add(values, n_clips, compute, wait)
+            i += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{values['total']:.4f}", clips_s=f"{n_clips / max(compute + wait, 1e-9):.0f}",
+                            wait=f"{wait:.2f}s")
+            if i >= steps_per_epoch:
+                break  # the epoch's end (the time budget is checked there too)
+            if cfg.ckpt_every_steps and last_micro and step % cfg.ckpt_every_steps == 0:
+                save(epoch, i, stats, sampler_state)
+            if cfg.time_budget_s is not None and D.any_rank(elapsed0 + time.time() - t_start >= cfg.time_budget_s, device):
+                out_of_time = True  # decided together: a rank stopping alone would hang the others
+                save(epoch, i, stats, sampler_state)  # a partial epoch, resumable from here; no epoch line
+                break
+            t_wait = time.perf_counter()
+        bar.close()
+        if out_of_time:
+            if dist.is_main and cfg.show_progress:
+                print(f"time budget of {cfg.time_budget_s:.0f}s spent in epoch {epoch + 1} (batch {i}); checkpoint saved")
+            break
+
+        # ---- end of epoch: schedule, metrics, checkpoints ------------------------------------------------------
+        means = stats.means()
+        epoch_loss = means.get("total", math.nan)
+        if sched_when == "epoch":
+            scheduler.step(epoch_loss)
+        busy = stats.compute_s + stats.wait_s
+        row = {
+            "epoch": epoch,
+            "step": step,
+            "loss": epoch_loss,
+            **{f"loss_{k}": v for k, v in means.items() if k != "total"},
+            "lr": optimizer.param_groups[0]["lr"],
+            "clips_per_s": stats.clips / busy if busy > 0 else None,
+            "data_wait_s": stats.wait_s,
+            "compute_s": stats.compute_s,
+            "data_wait_frac": stats.wait_s / busy if busy > 0 else None,
+            "batches": stats.batches,
+            "train_seconds": elapsed0 + time.time() - t_start,
+            **{f"loader_{k}": v for k, v in D.all_reduce_sum(flat_counters(loader_stats), device).items()},
+        }
+        improved = epoch_loss < best
+        best = min(best, epoch_loss)
+        log.write(row)
+        save(epoch + 1, 0, None, sampler.state_dict())
+        if improved:
+            save(epoch + 1, 0, None, sampler.state_dict(), ckpt_lib.BEST)
+        if dist.is_main and cfg.show_progress:
+            print(f"epoch {epoch + 1}/{cfg.epochs}  loss {epoch_loss:.4f}  lr {row['lr']:.2e}  "
+                  f"{row['clips_per_s'] or 0:.1f} clips/s  data wait {stats.wait_s:.1f}s")
+        if cfg.time_budget_s is not None and D.any_rank(elapsed0 + time.time() - t_start >= cfg.time_budget_s, device):
+            break  # the budget ran out at an epoch's end
+    D.barrier()
+    return run_dir

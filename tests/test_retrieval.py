@@ -1,0 +1,140 @@
+"""Retrieval: R@k on a hand-built fixture with a known answer; every test video is a query."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from stclr.config import RetrievalConfig, preset
+from stclr.retrieval import extract_features, recall_at_k, run_retrieval, similarity_ranking
+
+
+def unit(deg: float) -> list[float]:
+    return [math.cos(math.radians(deg)), math.sin(math.radians(deg))]
+
+
+# Gallery: 2-D unit vectors at these angles (cosine similarity = cos of the angle between them).
+GALLERY = [(0, 0), (10, 1), (90, 1), (100, 2), (180, 0)]  # (angle, label)
+# Queries, with the gallery order by similarity and the rank of the first same-class item, worked by hand:
+QUERIES = [
+    (2, 1),  # nearest: 0°(0), 10°(1) ...                      -> first hit at rank 2
+    (97, 2),  # nearest: 100°(2) ...                           -> rank 1
+    (170, 1),  # 180°(0), 100°(2), 90°(1) ...                  -> rank 3
+    (315, 3),  # class 3 is not in the gallery                 -> never
+    (40, 0),  # 10°(1) at 30°, then 0°(0) at 40°               -> rank 2
+]
+# R@k = share of queries whose first hit is at rank <= k: ranks (2, 1, 3, never, 2)
+EXPECTED = {1: 20.0, 2: 60.0, 3: 80.0, 5: 80.0, 10: 80.0}  # k = 10 > gallery size: the whole gallery
+
+
+def fixture_tensors():
+    g = torch.tensor([unit(a) for a, _ in GALLERY])
+    gl = torch.tensor([lab for _, lab in GALLERY])
+    q = torch.tensor([unit(a) for a, _ in QUERIES])
+    ql = torch.tensor([lab for _, lab in QUERIES])
+    return q, ql, g, gl
+
+
+def test_recall_at_k_known_answer():
+    q, ql, g, gl = fixture_tensors()
+    assert recall_at_k(q, ql, g, gl, ks=(1, 2, 3, 5, 10)) == pytest.approx(EXPECTED)
+    # cosine similarity: rescaling any feature changes nothing
+    scale_q, scale_g = torch.tensor([3.0, 0.5, 7.0, 1.0, 2.0])[:, None], torch.tensor([0.1, 9.0, 1.0, 4.0, 2.0])[:, None]
+    assert recall_at_k(q * scale_q, ql.tolist(), g * scale_g, gl.tolist(), ks=(1, 2, 3, 5)) == pytest.approx(
+        {k: EXPECTED[k] for k in (1, 2, 3, 5)})
+
+
+def test_ranking_order_and_ties():
+    q, _, g, _ = fixture_tensors()
+    idx, sims = similarity_ranking(q, g, top=5)
+    assert idx[2].tolist() == [4, 3, 2, 1, 0]  # query at 170°
+    assert idx[4].tolist()[:2] == [1, 0]
+    assert torch.all(sims[:, :-1] >= sims[:, 1:])
+    tie = similarity_ranking(torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 1.0], [1.0, 0.0], [1.0, 0.0]]), top=3)[0]
+    assert tie.tolist() == [[1, 2, 0]]  # equal similarities: lower gallery index first
+
+
+class _Videos(torch.utils.data.Dataset):
+    """7 'videos' of 3 clips each: a count that is not a multiple of the batch size."""
+
+    def __init__(self, n: int = 7):
+        g = torch.Generator().manual_seed(0)
+        self.x = torch.rand(n, 3, 2, 1, 2, 2, generator=g)  # [V, n_clips, C=2, T=1, H=2, W=2]
+
+    def __len__(self):
+        return len(self.x)
+
+    def __getitem__(self, i):
+        return self.x[i], i % 2
+
+
+class _MeanNet(torch.nn.Module):
+    def forward(self, x, keep_time=False):
+        return x.mean(dim=(2, 3, 4))  # [B, C]
+
+
+def test_extract_features_keeps_every_video_and_averages_clips():
+    ds = _Videos(7)
+    loader = torch.utils.data.DataLoader(ds, batch_size=3, shuffle=False, drop_last=False)
+    feats, labels = extract_features(_MeanNet(), loader, torch.device("cpu"), expected=len(ds))
+    assert feats.shape == (7, 2) and labels.tolist() == [i % 2 for i in range(7)]
+    manual = torch.nn.functional.normalize(ds.x.mean(dim=(3, 4, 5)).mean(1), dim=1)  # clip features, averaged
+    torch.testing.assert_close(feats, manual)
+    dropping = torch.utils.data.DataLoader(ds, batch_size=3, drop_last=True)
+    with pytest.raises(RuntimeError, match="expected 7"):
+        extract_features(_MeanNet(), dropping, torch.device("cpu"), expected=len(ds))
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory) -> Path:
+    from stclr.data.synthetic import SynthConfig, make_synthetic_dataset
+
+    root = tmp_path_factory.mktemp("synth")
+    # 3 classes x 5 videos, 1 test group of 2 per class: 9 train / 6 test videos
+    make_synthetic_dataset(root, SynthConfig(num_classes=3, videos_per_class=5, num_frames=20, size=32,
+                                             clips_per_group=2, test_groups=1), show_progress=False)
+    return root
+
+
+def test_run_retrieval_random_init_every_query(synth, tmp_path):
+    cfg = preset("course", "retrieval", random_init=True, clip_len=4, size=16, n_clips=3, batch_size=4,
+                 out_dir=str(tmp_path), show_progress=False, **{"data.root": str(synth)})
+    run = run_retrieval(cfg)
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["n_query"] == 6 and m["n_gallery"] == 9  # 6 is not a multiple of batch_size 4: none dropped
+    assert len(m["neighbours"]) == 6 and m["feature_dim"] == 128 and m["init"] == "random"
+    for k in (1, 5, 10, 20):
+        assert 0.0 <= m[f"R@{k}"] <= 100.0
+    assert m["R@20"] == 100.0  # k beyond the 9 train videos: every class is in the gallery
+    nb = m["neighbours"][0]
+    assert len(nb["nn"]) == len(nb["nn_paths"]) == 9 and nb["path"].endswith(".mp4")
+    assert m["features_cached"] == {"train": False, "test": False}
+    # same weights + config: features come from the cache, same numbers
+    m2 = json.loads((run_retrieval(cfg) / "metrics.json").read_text())
+    assert m2["features_cached"] == {"train": True, "test": True}
+    assert [m2[f"R@{k}"] for k in (1, 5)] == [m[f"R@{k}"] for k in (1, 5)]
+    # another seed is another random backbone: not read from that cache
+    m3 = json.loads((run_retrieval(preset("course", "retrieval", **{**_kw(cfg), "seed": 1})) / "metrics.json").read_text())
+    assert m3["features_cached"] == {"train": False, "test": False}
+
+
+def _kw(cfg: RetrievalConfig) -> dict:
+    from stclr.config import to_dict
+
+    d = to_dict(cfg)
+    d["data.root"] = d.pop("data")["root"]
+    return d
+
+
+def test_tclr_protocol_keeps_time(synth, tmp_path):
+    cfg = preset("course", "retrieval", arch="r3d_tiny_tclr", protocol="tclr", random_init=True, clip_len=8, size=16,
+                 n_clips=None, skip=None, crop=None, batch_size=5, out_dir=str(tmp_path), show_progress=False,
+                 cache=False, **{"data.root": str(synth)})
+    m = json.loads((run_retrieval(cfg) / "metrics.json").read_text())
+    assert m["config"]["n_clips"] == 9 and m["config"]["skip"] == 2 and m["config"]["crop"] == 0.8
+    assert m["feature_dim"] == 128 * 2  # 8 frames -> 2 timesteps kept by the *_tclr net
+    assert m["n_query"] == 6

@@ -1,0 +1,180 @@
+"""Pretraining engine: the run folder, refusing to clobber or mix runs, and kill -9 + resume == uninterrupted.
+
+The kill-and-resume tests run the first half of a tiny CPU pretraining in a subprocess, SIGKILL it after a
+checkpoint has appeared (while it is training the next epoch), resume it here, and compare the final weights
+with an uninterrupted run of the same seed: they must be EQUAL (torch.equal), with deterministic algorithms,
+num_workers=0 and the same thread count in both processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from stclr.checkpoint import ConfigMismatchError
+from stclr.config import PretrainConfig, apply_overrides, preset, save_yaml
+from stclr.runinfo import read_jsonl
+from stclr.train import run_pretrain
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory) -> Path:
+    """2 classes x 6 videos (8 train / 4 test), 24 frames of 32x32: generated in about a second."""
+    from stclr.data.synthetic import SynthConfig, make_synthetic_dataset
+
+    root = tmp_path_factory.mktemp("synth")
+    make_synthetic_dataset(root, SynthConfig(num_classes=2, videos_per_class=6, num_frames=24, size=32,
+                                             clips_per_group=2, test_groups=1), show_progress=False)
+    return root
+
+
+def tiny_cfg(root: Path, out: Path, **kw) -> PretrainConfig:
+    base = dict(epochs=3, batch_size=4, clip_len=4, size=16, skips=(1, 2, 3), ssl_speeds=(1, 2, 4), proj_dim=16,
+                deterministic=True, show_progress=False, out_dir=str(out), run_name="run", seed=3)
+    base.update(kw)
+    return preset("course", **base, **{"data.root": str(root), "data.num_workers": 0})
+
+
+def final_state(run_dir: Path) -> dict:
+    return torch.load(run_dir / "last.pt", weights_only=True)
+
+
+def assert_same_weights(a: dict, b: dict) -> None:
+    assert a["epoch"] == b["epoch"] and a["step"] == b["step"]
+    assert a["model"].keys() == b["model"].keys()
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
+    sa, sb = a["optimizer"]["state"], b["optimizer"]["state"]
+    for i in sa:
+        for k in sa[i]:
+            assert torch.equal(torch.as_tensor(sa[i][k]), torch.as_tensor(sb[i][k])), (i, k)
+
+
+def test_run_folder_and_refusals(synth, tmp_path):
+    cfg = tiny_cfg(synth, tmp_path, epochs=1, method="simplified_tclr", accum_steps=2, grad_clip=1.0)
+    run = run_pretrain(cfg)
+    assert run == tmp_path / "run"
+    assert {p.name for p in run.iterdir()} >= {"config.yaml", "env.json", "metrics.jsonl", "last.pt", "best.pt"}
+    assert PretrainConfig is type(cfg) and yaml.safe_load((run / "config.yaml").read_text())["method"] == "simplified_tclr"
+    env = json.loads((run / "env.json").read_text())
+    assert env["device"] == "cpu" and env["versions"]["torch"] == torch.__version__ and "decoder_backend" in env
+    (row,) = read_jsonl(run / "metrics.jsonl")
+    for key in ("loss", "loss_ic", "loss_sll", "lr", "clips_per_s", "data_wait_s", "loader_videos_opened",
+                "loader_frames_decoded", "loader_videos_skipped"):
+        assert key in row, key
+    assert row["batches"] == 2 and row["loader_videos_opened"] == 8  # each video decoded once per epoch
+    ckpt = final_state(run)
+    assert ckpt["epoch"] == 1 and ckpt["step"] == 1  # 2 batches, accumulated into one optimiser step
+
+    with pytest.raises(FileExistsError, match="resume"):
+        run_pretrain(cfg)  # never clobber a run
+    with pytest.raises(ConfigMismatchError, match="lr"):
+        run_pretrain(apply_overrides(cfg, ["resume=true", "lr=0.5"]))
+    # more epochs on resume is allowed (plateau schedule), and continues from the checkpoint
+    run_pretrain(apply_overrides(cfg, ["resume=true", "epochs=2"]))
+    rows = read_jsonl(run / "metrics.jsonl")
+    assert [r["epoch"] for r in rows] == [0, 1] and final_state(run)["step"] == 2
+
+
+def test_time_budget_stops_with_a_resumable_checkpoint(synth, tmp_path):
+    cfg = tiny_cfg(synth, tmp_path, epochs=50, method="ic", time_budget_s=0.01)
+    run = run_pretrain(cfg)
+    ckpt = final_state(run)
+    assert ckpt["epoch"] == 0 and ckpt["batch_in_epoch"] == 1  # stopped after the first batch
+    assert read_jsonl(run / "metrics.jsonl") == []
+
+
+# ---------------------------------------------------------------------------------------- kill and resume
+
+CHILD = textwrap.dedent(
+    """
+    import sys, time, torch
+    torch.set_num_threads(int(sys.argv[2]))
+    from stclr import checkpoint, train
+    from stclr.config import PretrainConfig, load_config
+
+    # After the first checkpoint of the kind the test waits for, slow every step down so that the parent's
+    # SIGKILL lands while this process is in the middle of training (not between runs, not after the end).
+    save, forward = checkpoint.save_checkpoint, train.LossModel.forward
+    def slow_forward(self, batch):
+        time.sleep(0.3)
+        return forward(self, batch)
+    def save_then_slow(*a, **k):
+        out = save(*a, **k)
+        train.LossModel.forward = slow_forward
+        return out
+    checkpoint.save_checkpoint = save_then_slow
+    train.run_pretrain(load_config(PretrainConfig, sys.argv[1]))
+    print("FINISHED")
+    """
+)
+
+
+def kill_after_checkpoint(cfg: PretrainConfig, tmp: Path, ready) -> dict:
+    """Start the run in a subprocess, SIGKILL it once ``ready(checkpoint)`` holds; return that checkpoint."""
+    cfg_file = tmp / "child.yaml"
+    save_yaml(cfg, cfg_file)
+    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(cfg_file), str(torch.get_num_threads())],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=tmp)
+    last = Path(cfg.out_dir) / cfg.run_name / "last.pt"
+    deadline = time.time() + 50
+    try:
+        while time.time() < deadline:
+            if proc.poll() is not None:
+                pytest.fail(f"the run ended before it could be killed:\n{proc.stdout.read().decode()[-3000:]}")
+            if last.exists():
+                ckpt = torch.load(last, weights_only=True)  # atomic writes: never half a file
+                if ready(ckpt):
+                    os.kill(proc.pid, signal.SIGKILL)
+                    proc.wait(10)
+                    assert proc.returncode == -signal.SIGKILL
+                    return ckpt
+            time.sleep(0.05)
+        pytest.fail("no checkpoint appeared in time")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(synth, tmp_path_factory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("uninterrupted")
+    run = run_pretrain(tiny_cfg(synth, out))
+    return run, final_state(run)
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_equals_uninterrupted(synth, tmp_path, uninterrupted):
+    ref_run, ref = uninterrupted
+    cfg = tiny_cfg(synth, tmp_path)
+    at = kill_after_checkpoint(cfg, tmp_path, lambda c: c["epoch"] == 1 and c["batch_in_epoch"] == 0)
+    assert at["epoch"] == 1
+    assert [r["epoch"] for r in read_jsonl(tmp_path / "run" / "metrics.jsonl")] == [0]  # killed in epoch 2
+    run_pretrain(apply_overrides(cfg, ["resume=true"]))
+    assert_same_weights(final_state(tmp_path / "run"), ref)
+    rows, ref_rows = read_jsonl(tmp_path / "run" / "metrics.jsonl"), read_jsonl(ref_run / "metrics.jsonl")
+    assert [r["loss"] for r in rows] == [r["loss"] for r in ref_rows]
+
+
+@pytest.mark.slow
+def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(synth, tmp_path, uninterrupted):
+    _, ref = uninterrupted
+    cfg = tiny_cfg(synth, tmp_path, ckpt_every_steps=1)  # also checkpoint after every optimiser step
+    at = kill_after_checkpoint(cfg, tmp_path, lambda c: c["epoch"] == 1 and c["batch_in_epoch"] == 1)
+    assert at["step"] == 3  # 2 steps of epoch 1 + 1 of epoch 2
+    run_pretrain(apply_overrides(cfg, ["resume=true"]))
+    assert_same_weights(final_state(tmp_path / "run"), ref)
