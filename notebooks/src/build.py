@@ -1,0 +1,66 @@
+"""Rebuild every course notebook from its source here: ``python notebooks/src/build.py [--out DIR]``.
+
+``--record [NAME ...]`` first executes the notebooks (papermill, ``interactive=False``, ``show_progress=False``,
+in the notebooks folder) and stores the outputs of their ``# NBVAL_CHECK_OUTPUT`` cells in
+``NN_name.outputs.json``, the expected outputs nbval compares against.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def sources() -> list[Path]:
+    return sorted(p for p in HERE.glob("[0-9][0-9]_*.py"))
+
+
+def load_notebooks():
+    sys.path.insert(0, str(HERE))
+    for src in sources():
+        spec = importlib.util.spec_from_file_location(src.stem, src)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        yield module.NOTEBOOK
+
+
+def build_all(out: Path) -> list[Path]:
+    return [nb.write(out) for nb in load_notebooks()]
+
+
+def record(names: list[str]) -> None:
+    import json
+    import tempfile
+
+    import nbformat
+    import papermill as pm
+
+    from _nb import checked_outputs
+
+    for nb in load_notebooks():
+        if names and nb.name not in names and nb.name[:2] not in names:
+            continue
+        path = nb.write(HERE.parent)
+        with tempfile.TemporaryDirectory() as tmp:
+            executed = Path(tmp) / path.name
+            print(f"executing {path.name} ...", flush=True)
+            pm.execute_notebook(str(path), str(executed), parameters={"interactive": False, "show_progress": False},
+                                cwd=str(HERE.parent), kernel_name="python3", progress_bar=False)
+            outputs = checked_outputs(nbformat.read(executed, as_version=4))
+        nb.outputs_file.write_text(json.dumps(outputs, indent=1, sort_keys=True) + "\n")
+        print(f"  recorded {len(outputs)} checked cells -> {nb.outputs_file.name}")
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", type=Path, default=HERE.parent)
+    ap.add_argument("--record", nargs="*", metavar="NAME", help="execute and record checked outputs (all if no name)")
+    args = ap.parse_args()
+    if args.record is not None:
+        record(args.record)
+    for p in build_all(args.out):
+        print(p)

@@ -1,0 +1,62 @@
+"""Structure of the course notebooks (nbval executes them separately: ``pytest --nbval-lax notebooks``).
+
+Each notebook is built from ``notebooks/src/NN_name.py``; the committed ``.ipynb`` must match its source,
+carry a kernelspec, store no outputs, and have exactly one ``parameters`` cell declaring the parameters
+every runner relies on (``stclr batch``, ``stclr course``, papermill).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+REQUIRED = ("data_root", "out_dir", "device", "show_progress", "interactive")
+
+
+def _load(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def test_every_source_has_a_notebook_and_back():
+    srcs = {p.stem for p in (REPO / "notebooks" / "src").glob("[0-9][0-9]_*.py")}
+    assert srcs == {p.stem for p in NOTEBOOKS}
+
+
+def test_committed_notebooks_match_their_sources(tmp_path):
+    subprocess.run([sys.executable, str(REPO / "notebooks/src/build.py"), "--out", str(tmp_path)], check=True)
+    for nb in NOTEBOOKS:
+        built = tmp_path / nb.name
+        assert _load(built) == _load(nb), f"{nb.name} is stale: run python notebooks/src/build.py"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_shape(path):
+    from stclr.batch import notebook_parameters
+
+    nb = _load(path)
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    tagged = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1, "exactly one parameters cell"
+    for c in nb["cells"]:
+        if c["cell_type"] == "code" and c.get("outputs"):
+            # only the expected outputs of checked cells are stored (nbval compares against them)
+            assert "".join(c["source"]).startswith("# NBVAL_CHECK_OUTPUT"), "store without outputs"
+    checked = [c for c in nb["cells"] if "".join(c["source"]).startswith("# NBVAL_CHECK_OUTPUT")]
+    assert checked, "a few deterministic cells should be checked by nbval"
+    assert all(c.get("outputs") for c in checked), "checked cells need recorded outputs: build.py --record"
+    params, _ = notebook_parameters(path)
+    missing = [name for name in REQUIRED if name not in params]
+    assert not missing, f"parameters cell lacks {missing}"
+    # widgets come after a static figure and only run when asked
+    for c in nb["cells"]:
+        if "nbval-ignore-output" in c.get("metadata", {}).get("tags", []):
+            assert "interactive" in "".join(c["source"])
+    md = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    for heading in ("What you will learn", "Summary", "Check your understanding", "Exercises", "References"):
+        assert heading in md, f"missing section: {heading}"
