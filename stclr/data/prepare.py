@@ -35,7 +35,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 from stclr.data.splits import PREPARED_MARKER, SplitError, detect_dataset, load_split
 
@@ -134,7 +134,15 @@ def _target_size(width: int, height: int, short_side: int | None) -> tuple[int, 
     return _even(width * short_side / height), _even(short_side)
 
 
-def transcode_video(src: str | Path, dst: str | Path, *, short_side: int | None = 128, gop: int = 16, crf: int = 18, preset: str = "veryfast") -> int:
+def transcode_video(
+    src: str | Path,
+    dst: str | Path,
+    *,
+    short_side: int | None = 128,
+    gop: int = 16,
+    crf: int = 18,
+    preset: str = "veryfast",
+) -> int:
     """Transcode one video to H.264 MP4 (yuv420p, fixed GOP ``gop``, no B-frames), every frame kept.
 
     Decodes ``src`` sequentially (frame ``i`` = the ``i``-th decoded frame) and encodes each frame with
@@ -310,7 +318,8 @@ def prepare_dataset(
     finally:
         bar.close()
         report.seconds = time.perf_counter() - start
-        _write_marker(dst, settings, report, complete=not report.failed and len(report.converted) + len(report.skipped) + len(report.partial) >= len(videos))
+        done = len(report.converted) + len(report.skipped) + len(report.partial)
+        _write_marker(dst, settings, report, complete=not report.failed and done >= len(videos))
     return report
 
 
@@ -319,7 +328,12 @@ def _find_annotations(src: Path, suffixes: Sequence[str]) -> list[Path]:
     out = []
     for dirpath, dirnames, filenames in os.walk(src):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        out += [Path(dirpath, n) for n in filenames if Path(n).suffix.lower() in wanted and not n.startswith(".")]
+        out += [
+            Path(dirpath, n)
+            for n in filenames
+            # a prepared tree's marker describes that tree, not the one being made
+            if Path(n).suffix.lower() in wanted and not n.startswith(".") and n != PREPARED_MARKER and TMP_TAG not in n
+        ]
     return sorted(out)
 
 
@@ -399,7 +413,10 @@ class CheckReport:
             lines.append("sizes: " + _hist(self.sizes))
             lines.append("codecs: " + _hist(self.codecs))
         if self.frame_count_mismatch:
-            lines.append(f"{len(self.frame_count_mismatch)} videos decode to a different frame count than their header says (harmless; stclr.video counts decoded frames)")
+            lines.append(
+                f"{len(self.frame_count_mismatch)} videos decode to a different frame count than their header says "
+                "(harmless: stclr.video counts decoded frames)"
+            )
         sections = (
             ("unreadable", [f"{p}: {why}" for p, why in self.unreadable.items()]),
             ("empty", list(self.empty)),
