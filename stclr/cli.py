@@ -104,3 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except (FileExistsError, FileNotFoundError, ValueError) as e:
+        # bad input (a path, a split file, a parameter): a clear one-line message, not a traceback
+        print(f"stclr: error: {e}", file=sys.stderr)
+        return 2
