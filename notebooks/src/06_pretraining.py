@@ -1,0 +1,485 @@
+"""Source of notebooks/06_pretraining.ipynb (build: python notebooks/src/build.py)."""
+
+from _nb import Notebook
+
+NOTEBOOK = nb = Notebook("06_pretraining")
+
+nb.md(
+    r"""
+    # 06 · Pretraining with the engine
+
+    Notebooks 01–05 took STCLR apart: the clips, the views, the three losses. This notebook puts it back
+    together and **pretrains a network with the kit's engine** (`stclr.train.run_pretrain`), the same code
+    that `stclr pretrain` and `torchrun` run at full scale. We configure a run, look at what it costs, train it
+    under a wall-clock budget, read its loss curves, and ask the only question that matters about
+    self-supervised features: are they better than random ones? With the defaults the run is a one-minute toy
+    on a laptop CPU; the same notebook, given the parameters listed in section 6, pretrains R3D-18 on UCF-101.
+
+    **What you will learn**
+    - how a run is configured: a preset (`course`, `paper`, `ssl`) plus a few overrides, checked by type;
+    - what one optimiser step costs at course and at paper scale (clips per batch, GFLOPs per clip);
+    - what `run_pretrain` writes (`config.yaml`, `env.json`, `metrics.jsonl`, `last.pt`, `best.pt`) and how the
+      time budget, resuming and checkpoints work;
+    - to read the curves of the total loss (Eq. 1) and of its parts (Eq. 2, Eq. 3, the pretext), each against
+      the value of a uniform guess;
+    - to check the features with nearest-neighbour retrieval against a random-init backbone, and why a
+      one-minute run says little.
+
+    | compute | with the defaults | full scale (section 6) |
+    |---|---|---|
+    | time | about 1.5 min on a laptop CPU (45 s of training; ~30 s with `quick=True`) | ≈ 34 min per epoch on one A40 (paper, Table 6); 400 epochs ≈ 9 days |
+    | disk | about 1 MB per checkpoint (tiny R3D) | ≈ 400 MB per checkpoint (R3D-18 + Adam state) |
+    """
+)
+
+nb.code(
+    """
+    %matplotlib inline
+    import json
+    import math
+    from pathlib import Path
+
+    import torch
+
+    from stclr.config import preset, to_dict, config_hash
+    from stclr.cost import clip_flops
+    from stclr.data.splits import load_split
+    from stclr.data.synthetic import COMPLETE_FILE, CONFIG_FILE, make_synthetic_dataset
+    from stclr.models import build_backbone
+    from stclr.retrieval import run_retrieval
+    from stclr.runinfo import resolve_device, seed_everything, write_json
+    from stclr.train import run_pretrain
+    from stclr.viz import results as vr
+
+    print(f"torch {torch.__version__} | CUDA available: {torch.cuda.is_available()}")
+    """
+)
+
+nb.md(
+    """
+    **Parameters.** papermill and `stclr batch` replace these literals; everything derived from them comes in
+    the next cell. The defaults are the course's CPU setting; section 6 lists the paper's.
+    """
+)
+
+nb.params(
+    """
+    data_root: str = "../data/synthetic"  # dataset folder (the synthetic dataset is generated here when missing)
+    dataset: str = "synthetic"  # layout of data_root: synthetic, ucf101, hmdb51 or diving48
+    split: int = 1  # official split: pretrain on its train list; its test list queries the train list
+    out_dir: str = "../runs/notebooks/06_pretraining"  # the run folder, figures and metrics.json go here
+    device: str = "auto"  # auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1 or mps
+    show_progress: bool = True  # progress bars (one per epoch)
+    interactive: bool = True  # the run explorer widget at the end
+    seed: int = 0  # initial weights, batch order, clip positions and augmentations
+    quick: bool = False  # the course's quick mode: a 6 s budget and 2 retrieval clips per video
+    preset_name: str = "course"  # settings not listed here (optimiser, schedule, SSL speeds): course, paper or ssl
+    method: str = "stclr"  # stclr (Eq. 1), simplified_tclr (IC + SLL), ssl (pretext only), ic, or tclr
+    skips: str = "medium"  # skip rates of the 5 local clips: paper, simplified, low, medium or high
+    arch: str = "r3d_tiny"  # backbone: r3d_tiny (CPU), r3d_18 (the paper); tclr needs r3d_tiny_tclr or r3d_18_tclr
+    clip_len: int = 8  # frames per clip (the paper: 16)
+    size: int = 32  # clip side in pixels (the paper: 112)
+    batch_size: int = 16  # videos per batch, all GPUs together (the paper: 38)
+    lr: float = 0.001  # peak learning rate (the paper: 1e-3 with Adam)
+    c1: float = 0.6  # probability that an SSL tuple's 3 clips come from 3 different videos
+    scheduler: str = "none"  # learning-rate schedule: none, plateau (the paper: ReduceLROnPlateau) or onecycle
+    epochs: int = 200  # epochs at most (with the defaults the time budget ends the run first)
+    max_steps_per_epoch: int = 1  # optimiser steps per epoch; 0: the whole train list (1: a curve point per step)
+    time_budget_s: float = 45.0  # stop after this many seconds of training; 0: no limit
+    num_workers: int = 0  # DataLoader worker processes (0: decode in this process)
+    cpu_threads: int = 1  # torch threads on a CPU (1 is fastest for the tiny model on a busy machine; 0: the default)
+    retrieval: bool = True  # after training: R@k of the test videos against the train videos
+    compare_random: bool = True  # also measure a random-init backbone (the baseline)
+    retrieval_clips: int = 4  # clips per video for retrieval (the paper: 10)
+    retrieval_skip: int = 2  # frame skip of the retrieval clips (the paper: 3)
+    """
+)
+
+nb.code(
+    """
+    seed_everything(seed)
+    dev = resolve_device(device)
+    if cpu_threads:
+        torch.set_num_threads(cpu_threads)  # tiny tensors: more threads mostly wait for each other
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    budget = min(time_budget_s, 6.0) if quick and time_budget_s > 0 else time_budget_s
+    n_clips = min(retrieval_clips, 2) if quick else retrieval_clips
+    metrics = {}
+    print(f"device: {dev} | seed: {seed} | budget: {budget or 'none'} s | results in {out}")
+    """
+)
+
+nb.md(
+    """
+    ## 1. The data
+
+    Pretraining reads only the **train list** of the split, and no labels. When `data_root` holds no dataset,
+    the synthetic one is generated first (30–50 s, once; notebook 00 shows what is in it).
+    """
+)
+
+nb.code(
+    """
+    root = Path(data_root)
+    if dataset == "synthetic" and not (root / COMPLETE_FILE).is_file():
+        if root.is_dir() and any(root.iterdir()) and not (root / CONFIG_FILE).is_file():
+            raise ValueError(f"{root} holds another dataset; give an empty folder for the synthetic one")
+        print(make_synthetic_dataset(root, show_progress=show_progress))
+    train = load_split(dataset, root, split, "train")
+    test = load_split(dataset, root, split, "test")
+    print(f"{dataset} split {split}: {len(train)} train / {len(test)} test videos, {train.num_classes} classes")
+    """
+)
+
+nb.md(
+    r"""
+    ## 2. The configuration
+
+    A run is one `PretrainConfig` (`stclr/config.py`): every field has the paper's value as its default, a
+    *preset* changes a group of them (`course`: the tiny R3D, 8-frame clips and short patience for a CPU), and
+    the notebook's parameters override the rest. Types and choices are checked when the config is built, so a
+    typo such as `method="stclr "` fails here and not after an hour of training.
+    """
+)
+
+nb.code(
+    """
+    overrides = {
+        "method": method, "skips": skips, "arch": arch, "clip_len": clip_len, "size": size, "c1": c1,
+        "batch_size": batch_size, "lr": lr, "scheduler": scheduler, "epochs": epochs, "seed": seed,
+        "max_steps_per_epoch": max_steps_per_epoch or None, "time_budget_s": budget or None, "device": device,
+        "out_dir": str(out), "show_progress": show_progress,
+        "data.dataset": dataset, "data.root": str(root), "data.split": split, "data.num_workers": num_workers,
+    }
+    cfg = preset(preset_name, "pretrain", **overrides)
+    cfg.run_name = f"{cfg.method}-{cfg.arch}-s{cfg.seed}-{config_hash(cfg)[:8]}"  # new settings, new folder
+    paper = preset("paper", "pretrain")
+    """
+)
+
+nb.code(
+    """
+    keys = ["method", "arch", "clip_len", "size", "skips", "batch_size", "optimizer", "lr", "weight_decay",
+            "scheduler", "plateau_patience", "temperature", "c1", "c2", "ssl_speeds", "epochs"]
+    print(f"{'field':17s} {'this run':>20s} {'the paper':>20s}")
+    for k in keys:
+        print(f"{k:17s} {str(getattr(cfg, k)):>20s} {str(getattr(paper, k)):>20s}")
+    """,
+    check_output=True,
+)
+
+nb.md(
+    r"""
+    `temperature=None` means the method's own $\tau$ (0.3 for the STCLR family, 0.1 for TCLR). What does one
+    step cost? Each video contributes $2N$ local-clip views ($N = 5$ clips, two views each) and, for STCLR, the
+    3 clips of its SSL tuple (Sec. 4.2.4: 13 clips per video against TCLR's 10). `clip_flops` counts the
+    backbone's forward and backward FLOPs per clip with PyTorch's `FlopCounterMode` on the `meta` device
+    (nothing is computed):
+    """
+)
+
+nb.code(
+    """
+    CLIPS_PER_VIDEO = {"stclr": 13, "simplified_tclr": 10, "tclr": 10, "ic": 10, "ssl": 3}
+    for name, c in (("this run", cfg), ("the paper", paper)):
+        clips = c.batch_size * CLIPS_PER_VIDEO[c.method]
+        gflops = clip_flops(build_backbone(c.arch), (3, c.clip_len, c.size, c.size)) / 1e9
+        print(f"{name:9s}: {c.arch:8s} {c.clip_len}x{c.size}x{c.size}, {clips:3d} clips per step x "
+              f"{gflops:8.3f} GFLOPs = {clips * gflops:9.1f} GFLOPs per step")
+    """,
+    check_output=True,
+)
+
+nb.md(
+    """
+    *What to notice:* a paper step is almost a thousand times more work than ours. The tiny R3D
+    (widths 16/32/64/128 instead of 64/128/256/512) on 8×32×32 clips is what lets a CPU take a step in a
+    second or two; everything else (sampling, views, losses, the batch plan, checkpoints) is the same code.
+
+    ## 3. Training
+
+    `run_pretrain(cfg)` trains and returns the run folder. It stops when `epochs` are done or when the
+    `time_budget_s` is spent (after writing a checkpoint, so the run can be resumed). This cell reuses a
+    finished run with the same settings, resumes an unfinished one, and otherwise trains from scratch.
+    """
+)
+
+nb.code(
+    """
+    run_dir = Path(cfg.out_dir) / cfg.run_name
+    last = run_dir / "last.pt"
+    state = torch.load(last, map_location="cpu", weights_only=True) if last.is_file() else None
+    finished = state is not None and (state["epoch"] >= cfg.epochs or (
+        cfg.time_budget_s is not None and state["extra"]["train_seconds"] >= cfg.time_budget_s))
+    cfg.resume = state is not None
+    if not finished:
+        run_dir = run_pretrain(cfg)
+    rows = vr.read_jsonl(run_dir)
+    print(f"{'reused' if finished else 'trained'}: {len(rows)} epochs logged in {run_dir.name}")
+    """
+)
+
+nb.code(
+    """
+    ckpt = torch.load(run_dir / "last.pt", map_location="cpu", weights_only=True)
+    print("files:", sorted(p.name for p in run_dir.iterdir()))
+    print("checkpoint keys:", sorted(ckpt))
+    seconds = ckpt["extra"]["train_seconds"]
+    print(f"stopped after epoch {ckpt['epoch']}, step {ckpt['step']}, {seconds:.0f} s of training")
+    """
+)
+
+nb.md(
+    """
+    *What to notice:* `last.pt` holds everything needed to continue exactly where the run stopped: model,
+    optimiser, schedule, sampler position, random-number states and the config (a resumed run refuses a
+    config that differs in anything but the budget, the epoch count and the machine). `best.pt` is the epoch
+    with the lowest loss; `metrics.jsonl` has one line per epoch; `env.json` the versions, device and decoder.
+
+    ## 4. Loss curves
+
+    Each contrastive loss is a cross-entropy over candidates, so it has a natural reference: the value when the
+    network cannot tell the candidates apart (all similarities equal). For instance contrastive (Eq. 2) an anchor
+    has $2B - 1$ candidates; for sparse local–local (Eq. 3) each of the $N$ anchors of a video has $2N - 1$, and
+    Eq. 3 *sums* over them; the pretext picks one of 4 labels:
+
+    $$\\mathcal{L}_{IC}^{\\text{uniform}} = \\log(2B - 1), \\qquad
+      \\mathcal{L}_{SLL}^{\\text{uniform}} = N \\log(2N - 1), \\qquad
+      \\mathcal{L}_{SSL}^{\\text{uniform}} = \\log 4.$$
+    """
+)
+
+nb.code(
+    """
+    B, N = cfg.batch_size, 5
+    uniform = {"ic": math.log(2 * B - 1), "sll": N * math.log(2 * N - 1), "ssl": math.log(4)}
+    print({k: round(v, 3) for k, v in uniform.items()})
+    """,
+    check_output=True,
+)
+
+nb.code(
+    """
+    steps = f"{max_steps_per_epoch} step{'s' * (max_steps_per_epoch > 1)}" if max_steps_per_epoch else "a full pass"
+    fig = vr.plot_loss_curves(rows, uniform=uniform, smooth=5 if len(rows) >= 10 else 1,
+                              title=f"{cfg.method} on {dataset}: {len(rows)} epochs of {steps}")
+    fig.savefig(out / "loss_curves.png", dpi=120)
+    fig
+    """
+)
+
+nb.md(
+    """
+    *What to notice:* the dashed line in each panel is the uniform guess. The instance-contrastive loss usually
+    drops below it within a few steps: telling 16 videos apart is easy when each has its own look (the
+    *appearance shortcut* of notebook 03). The sparse local–local loss starts near or above its reference and
+    moves slowly: its negatives come from the same video, with the same look, so only motion separates them.
+    The pretext loss must drop below $\\log 4 \\approx 1.39$ to mean anything. With the defaults an "epoch"
+    is one optimiser step (`max_steps_per_epoch=1`), so every point is one batch of 16 videos and the curves are
+    noisy (the thick line is the mean of the last 5 steps); at full scale (`max_steps_per_epoch=0`) a point is
+    the mean over a pass through the train list.
+
+    ## 5. Did the features improve? Retrieval against random init
+
+    Retrieval (Sec. 4.2.2, notebook 08) needs no training: each test video queries the train videos with the
+    backbone's pooled features; R@k is the share of queries with a same-class video among their k nearest.
+    We compare the pretrained backbone with the same architecture at random initialisation.
+    """
+)
+
+nb.code(
+    """
+    recall = {}
+    if retrieval:
+        base = "course" if preset_name == "course" else "paper"
+        common = dict(clip_len=clip_len, size=size, n_clips=n_clips, skip=retrieval_skip, seed=seed, device=device,
+                      out_dir=str(out), show_progress=show_progress, **{"data.dataset": dataset, "data.root": str(root),
+                      "data.split": split, "data.num_workers": num_workers})
+        for name in (["random"] if compare_random else []) + ["pretrained"]:
+            rcfg = preset(base, "retrieval", arch=arch, checkpoint=str(run_dir), random_init=name == "random", **common)
+            found = json.loads((run_retrieval(rcfg) / "metrics.json").read_text())
+            recall[name] = {f"R@{k}": found[f"R@{k}"] for k in rcfg.ks}
+    print({name: {k: round(v, 1) for k, v in r.items()} for name, r in recall.items()})
+    """
+)
+
+nb.code(
+    """
+    if recall:
+        chance = {f"R@{k}": vr.retrieval_chance(test.labels, train.labels, k) for k in (1, 5, 10, 20)}
+        fig = vr.plot_recall_at_k(recall, chance=chance, title=f"Retrieval on {dataset}: {len(test)} test queries")
+        fig.savefig(out / "retrieval.png", dpi=120)
+        display(fig)
+    """
+)
+
+nb.md(
+    """
+    *What to notice:* the synthetic test list has a few dozen queries, so one query is worth 1–3 points of R@1
+    and differences of a few points are noise; the dashed lines are what a random ranking scores. A random-init
+    3D CNN is not useless: its pooled features already respond to where and how much things move, so it beats
+    chance. After a minute on a CPU the pretrained backbone usually does *not* beat it yet: a few dozen optimiser
+    steps move the weights (and the BatchNorm statistics) away from the random ones before they have learned
+    anything useful. The course's reference runs of 5 minutes per method (`bench/teaching_table.py`, written to
+    `docs/benchmarks.md`) are the fairer comparison, and the paper's runs are 400 epochs on a GPU. Try a longer
+    `time_budget_s` (exercise 1).
+
+    ## 6. The same notebook at full scale
+
+    Give the notebook these parameters (papermill `-p`, or a recipe in `experiments/`) to pretrain as in the
+    paper. The runs need a GPU and the real dataset; `stclr pretrain` is the same code without the notebook,
+    and `torchrun --nproc_per_node=4 -m stclr pretrain ...` spreads one run over 4 GPUs.
+
+    | parameter | course (defaults) | STCLR (Sec. 4.3.1) | Simplified TCLR (Sec. 4.2.2) | SSL only (Sec. 4.2.1) | sparsity ablation (Sec. 4.2.3) |
+    |---|---|---|---|---|---|
+    | `data_root`, `dataset` | `../data/synthetic`, `synthetic` | `/data/UCF101`, `ucf101` | same | same | same |
+    | `preset_name` | `course` | `paper` | `paper` | `ssl` | `paper` |
+    | `method` | `stclr` | `stclr` | `simplified_tclr` | `ssl` | `stclr` |
+    | `skips` | `medium` | `paper` (1,4,8,16,32) | `simplified` (1,4,8,16,24) | – | `low`, `medium`, `high` |
+    | `arch`, `clip_len`, `size` | `r3d_tiny`, 8, 32 | `r3d_18`, 16, 112 | `r3d_18`, 16, 112 | `r3d_18`, 16, 128 | `r3d_18`, 16, 112 |
+    | `batch_size`, `lr`, `scheduler` | 16, 1e-3, `none` | 38, 1e-3, `plateau` | 38, 1e-3, `plateau` | 24, 1e-2, `onecycle` | 38, 1e-3, `plateau` |
+    | `epochs`, `max_steps_per_epoch`, `time_budget_s` | 200, 1, 45 | 400, 0, 0 | 400, 0, 0 | 499, 0, 0 | 300, 0, 0 |
+    | `num_workers` | 0 | 8 | 8 | 8 | 8 |
+    | `retrieval_clips`, `retrieval_skip` | 4, 2 | 10, 3 | 10, 3 | 10, 3 | 10, 3 |
+
+    Diving-48 (Table 9): `dataset="diving48"`, `epochs=100`, the STCLR column otherwise.
+    `experiments/pretrain_paper.yaml` runs all of these as one resumable batch.
+
+    ## 7. Results
+    """
+)
+
+nb.code(
+    """
+    last_row = rows[-1] if rows else {}
+    ends = [r["train_seconds"] for r in rows]
+    metrics["pretrain"] = {
+        "method": cfg.method, "skips": cfg.skips, "arch": cfg.arch,
+        "epochs_done": ckpt["epoch"], "steps": ckpt["step"], "train_seconds": ckpt["extra"]["train_seconds"],
+        "final_loss": last_row.get("loss"),
+        "final_losses": {k: last_row.get(f"loss_{k}") for k in vr.loss_components(rows)},
+        "epoch_seconds": [b - a for a, b in zip([0.0] + ends, ends)],
+        "clips_per_s": last_row.get("clips_per_s"), "videos_opened_per_epoch": last_row.get("loader_videos_opened"),
+        "gpu_peak_gb": torch.cuda.max_memory_allocated() / 2**30 if dev.type == "cuda" else None,
+        "checkpoint": str((run_dir / "last.pt").resolve()), "run_dir": str(run_dir.resolve()), "reused": finished,
+    }
+    metrics["retrieval"] = recall
+    write_json(out / "metrics.json", metrics)
+    print(sorted(metrics), sorted(metrics["pretrain"]))
+    """,
+    check_output=True,
+)
+
+nb.md(
+    """
+    **Explore.** The widget lists every run in `out_dir` (change a parameter, rerun the notebook, and the new
+    run appears beside the old one) and overlays their loss curves.
+    """
+)
+
+nb.widget(
+    """
+    if interactive:
+        import ipywidgets as widgets
+        from IPython.display import display
+
+        runs = {p.name: vr.read_jsonl(p) for p in sorted(out.iterdir()) if (p / "metrics.jsonl").is_file()}
+
+        def compare(names):
+            if names:
+                display(vr.plot_loss_curves({n: runs[n] for n in names}, uniform=uniform, smooth=5))
+
+        widgets.interact(compare, names=widgets.SelectMultiple(options=list(runs), value=[run_dir.name], rows=4))
+    """
+)
+
+nb.md(
+    r"""
+    ## Summary
+
+    - A run is a `PretrainConfig`: the paper's values by default, a preset for a group of changes, and
+      overrides checked by type and choice. The folder name carries a hash of the settings that matter.
+    - A step of the paper's STCLR encodes $38 \times 13 = 494$ clips of 16×112×112 through R3D-18; the course
+      shrinks every factor so that a CPU takes a step in about a second — with the same code path.
+    - `run_pretrain` writes `config.yaml`, `env.json`, `metrics.jsonl` and atomic checkpoints; it stops on a
+      time budget after a checkpoint and resumes from `last.pt` exactly.
+    - Each loss has a uniform-guess reference: IC $\log(2B-1)$, SLL $N\log(2N-1)$, SSL $\log 4$. The IC loss
+      falls first (appearance is an easy cue); the temporal losses need motion and fall slowly.
+    - Retrieval against a random-init backbone is the quick check of what pretraining bought; at a
+      one-minute budget the difference is within the noise of a test set of a few dozen queries.
+
+    ## Check your understanding
+
+    1. Why does the run folder's name contain a hash of the configuration, and which fields are left out of it?
+    2. STCLR encodes 13 clips per video, Simplified TCLR 10. Where do the three extra clips come from, and why
+       does our batch plan not read three extra videos for them (Sec. 4.2.4)?
+    3. With $B = 16$, what is the IC loss of a network whose features are all identical? And with $B = 38$?
+    4. The IC loss is below its reference and the SLL loss is not. What does each network "know" at that point?
+    5. Why does `time_budget_s` stop the run *after* writing a checkpoint, and what happens when you rerun this
+       notebook with a larger budget?
+
+    ## Exercises
+
+    **1.** Train for 3 minutes instead of 45 s (`time_budget_s=180`) and compare the R@k bars with the one-minute
+    run. Is the difference larger than the noise of one or two queries?
+
+    <details><summary>Solution</summary>
+
+    Rerun the notebook with `-p time_budget_s 180` (papermill) or edit the parameters cell. Because the budget
+    is not part of the settings hash, the run *resumes* the 45-second run and trains 135 s more. On 2 cores
+    this is roughly 40 optimiser steps more; R@1 typically moves by a few points either way — the slow
+    temporal losses need several minutes (`docs/benchmarks.md`, teaching table).
+    </details>
+
+    **2.** Pretrain `method="simplified_tclr"` with the same budget and plot both runs' curves in one figure.
+
+    <details><summary>Solution</summary>
+
+    ```python
+    cfg2 = preset(preset_name, "pretrain", **{**overrides, "method": "simplified_tclr"})
+    cfg2.run_name = f"{cfg2.method}-{cfg2.arch}-s{cfg2.seed}-{config_hash(cfg2)[:8]}"
+    run2 = run_pretrain(cfg2)
+    vr.plot_loss_curves({"stclr": rows, "simplified_tclr": vr.read_jsonl(run2)})
+    ```
+    Simplified TCLR has no pretext panel; with 10 instead of 13 clips per video it takes more steps in the same
+    time.
+    </details>
+
+    **3.** Verify the uniform-guess value of Eq. 2 with the package's loss: feed identical features.
+
+    <details><summary>Solution</summary>
+
+    ```python
+    from stclr.losses import instance_contrastive
+    g = torch.ones(B, 128)
+    print(instance_contrastive(g, g).item(), math.log(2 * B - 1))
+    ```
+    All $2B - 1$ candidates have the same similarity, so the softmax is uniform and the loss is $\log(2B-1)$.
+    </details>
+
+    **4.** How many GFLOPs is one *epoch* of the paper's STCLR on UCF-101 split 1 (9537 training videos), counting
+    only the backbone? How long would it take at 100 TFLOP/s?
+
+    <details><summary>Solution</summary>
+
+    ```python
+    x = clip_flops(build_backbone("r3d_18"), (3, 16, 112, 112))
+    total = 9537 * 13 * x
+    print(f"{total / 1e15:.1f} PFLOPs, {total / 100e12 / 60:.1f} min at 100 TFLOP/s")
+    ```
+    About 30 PFLOPs, 5 minutes of pure compute: the paper's 34 minutes per epoch (Table 6) are dominated by
+    reading and decoding video (Sec. 4.2.4) — the reason for the kit's one-decode-per-video batch plan.
+    </details>
+
+    ## References
+
+    - STCLR paper (`shared/paper/STCLR-paper.md`): Eq. 1–3 and Sec. 3 (the losses), Sec. 4.2.1 (SSL-only settings),
+      Sec. 4.2.2 (Simplified TCLR and the default pretraining settings), Sec. 4.2.3 (sparsity), Sec. 4.2.4 and
+      Tables 6–7 (cost), Sec. 4.3.1 (STCLR pretraining).
+    - TCLR: I. Dave, R. Gupta, M. N. Rizve, M. Shah, *TCLR: Temporal Contrastive Learning for Video
+      Representation*, CVIU 2022 — the training recipe (Adam, τ, batch, projection head) STCLR follows.
+    - The kit: `stclr/train.py` (the loop), `stclr/config.py` (presets), `stclr/checkpoint.py`,
+      `experiments/README.md` (recipes); notebooks 07 (fine-tuning) and 08 (retrieval) use this notebook's checkpoint.
+    """
+)

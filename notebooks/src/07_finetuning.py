@@ -1,0 +1,435 @@
+"""Source of notebooks/07_finetuning.ipynb (build: python notebooks/src/build.py)."""
+
+from _nb import Notebook
+
+NOTEBOOK = nb = Notebook("07_finetuning")
+
+nb.md(
+    r"""
+    # 07 · Fine-tuning for action recognition
+
+    Self-supervised features are judged by what they do downstream. The paper's first test (Sec. 4.2.2,
+    Tables 2, 5, 8, 9) is **full fine-tuning**: put a fresh classifier head on the pretrained backbone, train all
+    layers with labels, and classify each test video from many clips and crops. The same run from a *random*
+    initialisation is the baseline: the gap between the two is what pretraining bought. This notebook runs both
+    with the engine (`stclr.finetune.run_finetune`), reports video-level and clip-level accuracy and draws the
+    confusion matrices.
+
+    **What you will learn**
+    - the fine-tuning protocol: the classifier head, training clips, and the 10 clips × 10 crops test;
+    - the difference between *video-level* accuracy (the paper's number: probabilities averaged over all views
+      of a video) and *clip-level* accuracy (each view on its own);
+    - to compare a pretrained backbone with random initialisation under the same budget, and to read a
+      confusion matrix (which motions get confused, e.g. `SlideThenHop` vs `HopThenSlide`);
+    - where the checkpoint comes from: one you give, notebook 06's (in the course), or a brief pretraining here.
+
+    | compute | with the defaults | full scale (section 6) |
+    |---|---|---|
+    | time | about 1.5–2 min on a laptop CPU (2 × 25 s of fine-tuning, plus 20 s of pretraining when run alone; ~30 s with `quick=True`) | 460 epochs of UCF-101 split 1 on one GPU: about a day |
+    | disk | a few MB | ≈ 130 MB per fine-tuning checkpoint (R3D-18 + SGD state) |
+    """
+)
+
+nb.code(
+    """
+    %matplotlib inline
+    import json
+    from pathlib import Path
+
+    import torch
+
+    from stclr.config import config_hash, preset
+    from stclr.data.splits import load_split
+    from stclr.data.synthetic import COMPLETE_FILE, CONFIG_FILE, make_synthetic_dataset
+    from stclr.finetune import multi_crop, run_finetune
+    from stclr.retrieval import resolve_arch
+    from stclr.runinfo import resolve_device, seed_everything, write_json
+    from stclr.train import run_pretrain
+    from stclr.viz import results as vr
+
+    print(f"torch {torch.__version__} | CUDA available: {torch.cuda.is_available()}")
+    """
+)
+
+nb.md("**Parameters.** papermill and `stclr batch` replace these literals; section 6 lists the paper's values.")
+
+nb.params(
+    """
+    data_root: str = "../data/synthetic"  # dataset folder (the synthetic dataset is generated here when missing)
+    dataset: str = "synthetic"  # layout of data_root: synthetic, ucf101, hmdb51 or diving48
+    split: int = 1  # official split: train on its train list, test on its test list
+    out_dir: str = "../runs/notebooks/07_finetuning"  # fine-tuning runs, figures and metrics.json go here
+    device: str = "auto"  # auto (CUDA, then MPS, then CPU), cpu, cuda or mps
+    show_progress: bool = True  # progress bars
+    interactive: bool = True  # the misclassified-video browser at the end
+    seed: int = 0  # classifier head, clip positions, augmentations, and the random-init baseline
+    quick: bool = False  # the course's quick mode: shorter budgets, 2 test clips per video
+    course_dir: str = ""  # the course's output folder: reuse notebook 06's checkpoint from there when present
+    checkpoint_path: str = ""  # a pretraining run folder or .pt (or a notebook-06 output folder); empty: see section 2
+    pretrain_method: str = "stclr"  # method of the brief pretraining done here when there is no checkpoint
+    pretrain_budget_s: float = 20.0  # seconds of that brief pretraining
+    preset_name: str = "course"  # settings not listed here: course or paper
+    arch: str = "r3d_tiny"  # backbone of the brief pretraining (a given checkpoint brings its own)
+    clip_len: int = 8  # frames per clip (the paper: 16)
+    skip: int = 2  # frame skip of training and test clips (the paper: 4)
+    resize: list[int] = [36, 48]  # frames resized to (H, W) before cropping (the paper: 128, 171)
+    crop: int = 32  # side of the square crop fed to the network (the paper: 112)
+    dropout: float = 0.5  # dropout between the two layers of the classifier head (the paper: 0.9)
+    batch_size: int = 16  # training clips per step (the paper: 16)
+    lr: float = 0.03  # SGD learning rate, the peak of OneCycle (the paper: 3e-3)
+    scheduler: str = "none"  # none (constant: a time budget may end the run anywhere) or onecycle (the paper)
+    weight_decay: float = 0.001  # SGD weight decay (the paper: 6e-3)
+    epochs: int = 10  # epochs at most (the time budget may end a run first)
+    time_budget_s: float = 25.0  # seconds of training per run; 0: no limit
+    test_clips: int = 4  # uniformly spaced clips per test video (the paper: 10)
+    test_crops: int = 1  # crops per clip: 1 (centre), 5 (centre and corners) or 10 (and their flips; the paper)
+    num_workers: int = 0  # DataLoader worker processes (0: decode in this process)
+    cpu_threads: int = 1  # torch threads on a CPU (1 is fastest for the tiny model on a busy machine; 0: the default)
+    compare_random: bool = True  # also fine-tune a random-init backbone (the baseline)
+    """
+)
+
+nb.code(
+    """
+    seed_everything(seed)
+    dev = resolve_device(device)
+    if cpu_threads:
+        torch.set_num_threads(cpu_threads)  # tiny tensors: more threads mostly wait for each other
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    budget = min(time_budget_s, 6.0) if quick and time_budget_s > 0 else time_budget_s
+    pre_budget = min(pretrain_budget_s, 4.0) if quick else pretrain_budget_s
+    n_test_clips = min(test_clips, 2) if quick else test_clips
+    data_kw = {"data.dataset": dataset, "data.root": str(Path(data_root)), "data.split": split,
+               "data.num_workers": num_workers}
+    metrics = {}
+    print(f"device: {dev} | seed: {seed} | budget per run: {budget or 'none'} s | results in {out}")
+    """
+)
+
+nb.md("## 1. The data\n\nFine-tuning uses the labels: train list for training, test list for the accuracy.")
+
+nb.code(
+    """
+    root = Path(data_root)
+    if dataset == "synthetic" and not (root / COMPLETE_FILE).is_file():
+        if root.is_dir() and any(root.iterdir()) and not (root / CONFIG_FILE).is_file():
+            raise ValueError(f"{root} holds another dataset; give an empty folder for the synthetic one")
+        print(make_synthetic_dataset(root, show_progress=show_progress))
+    train, test = load_split(dataset, root, split, "train"), load_split(dataset, root, split, "test")
+    classes = list(test.classes)
+    print(f"{dataset} split {split}: {len(train)} train / {len(test)} test videos, {len(classes)} classes")
+    """
+)
+
+nb.md(
+    """
+    ## 2. The checkpoint
+
+    In order of preference: the `checkpoint_path` you give (a run folder with `last.pt`, a `.pt` file, or the
+    output folder of notebook 06, whose `metrics.json` names its run); notebook 06's run in the course's folder
+    (`course_dir/06_pretraining`); otherwise a brief pretraining here (`pretrain_budget_s` seconds of
+    `pretrain_method`), so that this notebook also runs on its own.
+    """
+)
+
+nb.code(
+    """
+    def pretraining_of(folder):  # a notebook-06 output folder -> its run folder; anything else unchanged
+        folder = Path(folder)
+        if folder.is_dir() and not (folder / "last.pt").is_file() and (folder / "metrics.json").is_file():
+            return Path(json.loads((folder / "metrics.json").read_text())["pretrain"]["run_dir"])
+        return folder
+
+    course_06 = Path(course_dir) / "06_pretraining" if course_dir else None
+    if checkpoint_path:
+        ckpt, source = pretraining_of(checkpoint_path), "given"
+    elif course_06 is not None and (course_06 / "metrics.json").is_file():
+        ckpt, source = pretraining_of(course_06), "notebook 06 (course)"
+    else:
+        ckpt, source = None, "pretrained here"
+    print(source, ckpt)
+    """
+)
+
+nb.code(
+    """
+    if ckpt is None:  # the brief pretraining (reused when this notebook ran before with the same settings)
+        pcfg = preset("course" if preset_name == "course" else "paper", "pretrain", method=pretrain_method,
+                      arch=arch, clip_len=clip_len, size=crop, epochs=1000, max_steps_per_epoch=1, scheduler="none",
+                      seed=seed, time_budget_s=pre_budget, device=device, out_dir=str(out / "pretrain"),
+                      show_progress=show_progress, **data_kw)
+        pcfg.run_name = f"{pcfg.method}-{pcfg.arch}-{config_hash(pcfg)[:8]}-{pre_budget:g}s"
+        ckpt = Path(pcfg.out_dir) / pcfg.run_name
+        if not (ckpt / "last.pt").is_file():
+            run_pretrain(pcfg)
+    arch_used = resolve_arch(None, str(ckpt))
+    print(f"checkpoint: {ckpt.name} ({source}), backbone {arch_used}")
+    """
+)
+
+nb.md(
+    r"""
+    ## 3. The protocol
+
+    **Model.** The backbone's pooled features (128-d for the tiny R3D, 512-d for R3D-18) go through a fresh
+    `ClassifierHead`: FC → ReLU → dropout → FC to the classes. All layers are trained (full fine-tuning) with
+    cross-entropy and SGD (the paper: a OneCycle schedule; the course keeps the rate constant, because a time
+    budget may stop a run anywhere in a schedule laid out for `epochs` epochs).
+
+    **Training clips.** One random clip per video and epoch: `clip_len` frames at `skip`, the frames resized to
+    `resize` and randomly cropped to `crop`, flipped and colour-jittered.
+
+    **Test.** `test_clips` uniformly spaced clips per video × `test_crops` crops (the paper: 10 × 10 — the centre
+    and the four corners, with and without a horizontal flip). The *video-level* prediction averages the softmax
+    probabilities of all views; *clip-level* accuracy classifies every view on its own:
+    """
+)
+
+nb.code(
+    """
+    views = torch.zeros(2, 10, 3, 16, 128, 171)  # 2 test videos x 10 clips of 16 frames, resized to 128x171
+    for n in (1, 5, 10):
+        print(f"{n:2d} crop(s): {tuple(multi_crop(views, 112, n).shape)}  [videos, clips, crops, C, T, H, W]")
+    """,
+    check_output=True,
+)
+
+nb.code(
+    """
+    common = dict(clip_len=clip_len, skip=skip, resize=resize, crop=crop, dropout=dropout, batch_size=batch_size,
+                  lr=lr, weight_decay=weight_decay, scheduler=scheduler, epochs=epochs, seed=seed,
+                  time_budget_s=budget or None, test_clips=n_test_clips, test_crops=test_crops, device=device,
+                  out_dir=str(out), show_progress=show_progress, **data_kw)
+    cfgs = {"pretrained": preset(preset_name, "finetune", arch=arch_used, checkpoint=str(ckpt), **common)}
+    if compare_random:
+        cfgs["random"] = preset(preset_name, "finetune", arch=arch_used, checkpoint=None, **common)
+    paper = preset("paper", "finetune")
+    for k in ("hidden", "dropout", "clip_len", "skip", "resize", "crop", "optimizer", "lr", "weight_decay",
+              "scheduler", "batch_size", "epochs", "test_clips", "test_crops"):
+        print(f"{k:13s} {str(getattr(cfgs['pretrained'], k)):>12s} {str(getattr(paper, k)):>12s}")
+    """,
+    check_output=True,
+)
+
+nb.md(
+    """
+    *What to notice:* the left column is this run, the right one the paper's (Sec. 4.2.2). The course's head is
+    smaller (128 hidden units) and less regularised (dropout 0.5, not 0.9): with a few hundred training videos
+    and a minute of training, the paper's dropout of 0.9 would leave the head almost nothing to learn from.
+
+    ## 4. Fine-tune: pretrained vs random init
+
+    Both runs get the same budget, data order and head initialisation; only the backbone's starting weights
+    differ. A run is reused when its folder already holds results with the same settings.
+    """
+)
+
+nb.code(
+    """
+    results, run_dirs = {}, {}
+    for name, cfg in cfgs.items():
+        cfg.run_name = f"finetune-{name}-{config_hash(cfg)[:8]}-{budget:g}s"  # the budget is not in the hash
+        run_dirs[name] = Path(cfg.out_dir) / cfg.run_name
+        if not (run_dirs[name] / "metrics.json").is_file():
+            cfg.resume = (run_dirs[name] / "last.pt").is_file()  # an interrupted run continues
+            run_finetune(cfg)
+        results[name] = json.loads((run_dirs[name] / "metrics.json").read_text())
+    for name, r in results.items():
+        print(f"{name:10s}: video-level {r['video_accuracy']:5.1f} %, clip-level {r['clip_accuracy']:5.1f} % "
+              f"after {r['epochs_trained']} epochs")
+    """
+)
+
+nb.code(
+    """
+    curves = {name: vr.read_jsonl(d) for name, d in run_dirs.items()}
+    fig = vr.plot_metric_curves(curves, ["loss", "train_clip_accuracy"], percent=["train_clip_accuracy"],
+                                labels={"loss": "training loss", "train_clip_accuracy": "training clip accuracy"})
+    fig.savefig(out / "training_curves.png", dpi=120)
+    fig
+    """
+)
+
+nb.md(
+    """
+    *What to notice:* the training curves say how fast each backbone adapts to the labels. A pretrained backbone
+    that learned something useful starts lower and climbs faster. The loss of a uniform guess over the classes is
+    $\\log C$ ($\\log 8 \\approx 2.08$ on the synthetic dataset): with a budget of seconds both runs hover near it
+    and the training accuracy near chance — the synthetic motions need a few hundred optimiser steps before a
+    tiny R3D tells them apart even with labels, and the paper trains 460 epochs.
+    """
+)
+
+nb.code(
+    """
+    chance = 100.0 / len(classes)
+    bars = {name: {"video-level": r["video_accuracy"], "clip-level": r["clip_accuracy"]} for name, r in results.items()}
+    fig = vr.plot_grouped_bars(bars, ylabel="test accuracy", chance=chance,
+                               title=f"Action recognition on {dataset} ({len(test)} test videos)")
+    fig.savefig(out / "accuracy.png", dpi=120)
+    fig
+    """
+)
+
+nb.md(
+    """
+    *What to notice:* video-level accuracy is usually the higher of the two, because averaging over clips (and
+    crops) cancels the errors of single views; it is the number the paper reports. The dashed line is chance
+    (one class in the number of classes). On the synthetic test list one video is worth 2–3 points, so small
+    gaps between the two backbones are noise.
+
+    ## 5. Which classes get confused?
+    """
+)
+
+nb.code(
+    """
+    fig = vr.plot_confusion_matrix({n: r["confusion_matrix"] for n, r in results.items()}, classes,
+                                   title="Confusion matrices (rows: true class, columns: predicted)")
+    fig.savefig(out / "confusion.png", dpi=120)
+    fig
+    """
+)
+
+nb.md(
+    """
+    *What to notice:* a strong diagonal is good; a single dark column means the classifier still predicts one
+    class for everything — what a network that has not learned yet does, and what you will often see after a
+    budget of seconds. With more training, look at `SlideThenHop` and `HopThenSlide`: they contain the *same*
+    two motions in opposite order, so a clip from the middle of a video cannot tell them apart and even a
+    video-level average needs the order of the phases. Which other pairs would you expect to be confused, from
+    the motion-energy maps of notebook 00?
+
+    ## 6. The same notebook at full scale
+
+    | parameter | course (defaults) | UCF-101 / HMDB-51 (Sec. 4.2.2, Tables 5, 8) | Diving-48 (Table 9) | SSL pretext (Table 2) |
+    |---|---|---|---|---|
+    | `data_root`, `dataset`, `split` | synthetic, 1 | `/data/UCF101`, `ucf101` (or `hmdb51`), 1–3 | `/data/Diving48`, `diving48`, 1 | `ucf101`, 1–3 |
+    | `checkpoint_path` | (06's or brief) | the STCLR / Simplified TCLR run | STCLR pretrained on Diving-48 | the SSL-only run |
+    | `preset_name` | `course` | `paper` | `paper` | `paper` |
+    | `clip_len`, `skip`, `resize`, `crop` | 8, 2, [36, 48], 32 | 16, 4, [128, 171], 112 | 16, 4, [128, 171], 112 | 16, 4, [146, 195], 128 |
+    | `dropout`, `batch_size`, `lr`, `weight_decay` | 0.5, 16, 0.03, 1e-3 | 0.9, 16, 3e-3, 6e-3 | 0.9, 16, 3e-3, 6e-3 | 0.9, 16, 3e-3, 2e-3 |
+    | `scheduler` | `none` | `onecycle` | `onecycle` | `onecycle` |
+    | `epochs`, `time_budget_s` | 10, 25 | 460 (490 for UCF split 3), 0 | 460, 0 | 519, 0 |
+    | `test_clips`, `test_crops` | 4, 1 | 10, 10 | 10, 10 | 10, 1 |
+    | `num_workers` | 0 | 8 | 8 | 8 |
+
+    The paper's HMDB-51 splits 1 and 3 use lr 1e-2, weight decay 3e-3, dropout 0.94 and ReduceLROnPlateau
+    (Sec. 4.3.2); Fig. 8 sweeps the weight decay with a centre crop (`test_crops=1`). The recipes
+    `experiments/table2_ssl_pretext.yaml`, `tables3_5_simplified_tclr_finetune.yaml`, `tables8_11_finetune.yaml`,
+    `fig5_7_sparsity_finetune.yaml` and `fig8_regularization.yaml` run this notebook with those values.
+
+    ## 7. Results
+    """
+)
+
+nb.code(
+    """
+    keep = ("video_accuracy", "clip_accuracy", "per_class_accuracy", "epochs_trained", "train_seconds",
+            "n_test_videos", "test_clips", "test_crops")
+    metrics["finetune"] = {name: {k: r[k] for k in keep} for name, r in results.items()}
+    metrics["checkpoint"] = {"path": str(ckpt), "source": source, "arch": arch_used}
+    write_json(out / "metrics.json", metrics)
+    print(sorted(metrics), {name: sorted(m)[:3] for name, m in metrics["finetune"].items()})
+    """,
+    check_output=True,
+)
+
+nb.md(
+    """
+    **Explore.** Browse the test videos the pretrained model got wrong: first and middle frame, true class and
+    prediction. Can *you* tell the class from two frames?
+    """
+)
+
+nb.widget(
+    """
+    if interactive:
+        import ipywidgets as widgets
+        from IPython.display import display
+
+        wrong = [p for p in results["pretrained"]["test_predictions"] if p["pred"] != p["label"]]
+
+        def show(i):
+            p = wrong[i]
+            display(vr.plot_neighbour_gallery([{"path": p["path"], "label": p["label"], "nn_paths": [],
+                                                "nn_labels": []}], query_root=test.root, classes=classes, k=0,
+                                              title=f"true {classes[p['label']]}, predicted {classes[p['pred']]}"))
+
+        if wrong:
+            widgets.interact(show, i=widgets.IntSlider(0, 0, len(wrong) - 1))
+    """
+)
+
+nb.md(
+    r"""
+    ## Summary
+
+    - Fine-tuning puts a fresh two-layer head on the backbone and trains every layer with labels; the paper
+      trains 460 epochs of 16×112×112 clips at skip 4 and tests 10 clips × 10 crops per video.
+    - *Video-level* accuracy averages the class probabilities over all views of a test video (the paper's
+      number); *clip-level* accuracy scores every view alone and is lower.
+    - The fair comparison is the same run from random initialisation, with the same budget, data order and
+      head; the gap is what pretraining bought. On a CPU budget of seconds the gap is small and noisy.
+    - A confusion matrix shows *which* motions are confused; on the synthetic dataset, the two classes that
+      differ only in the order of their phases are the hard pair.
+
+    ## Check your understanding
+
+    1. Why is video-level accuracy usually higher than clip-level accuracy? When could it be lower?
+    2. Why must the random-init baseline use the same architecture, budget and seed as the pretrained run?
+    3. The paper uses dropout 0.9 in the head; what would it do to a head trained for 25 seconds?
+    4. Why can a single clip from the middle of a `SlideThenHop` video not always be told from `HopThenSlide`?
+    5. Fig. 8 of the paper: STCLR's initialisation needs *more* weight decay than TCLR's to reach the same
+       accuracy on UCF-101. What does that say about how quickly it fits the training set?
+
+    ## Exercises
+
+    **1.** Freeze the backbone (`freeze_backbone=True`) and fine-tune only the head. Which initialisation
+    suffers more, and why?
+
+    <details><summary>Solution</summary>
+
+    ```python
+    for name, cfg in cfgs.items():
+        f = preset(preset_name, "finetune", **{**common, "arch": arch_used, "checkpoint": cfg.checkpoint,
+                                               "freeze_backbone": True, "run_name": f"frozen-{name}"})
+        print(name, json.loads((run_finetune(f) / "metrics.json").read_text())["video_accuracy"])
+    ```
+    With a frozen backbone the head can only use the features it is given, so this is close to a linear probe:
+    the random backbone's features are fixed random filters, and any advantage of pretraining shows more clearly
+    than under full fine-tuning (which can repair a poor start).
+    </details>
+
+    **2.** Use the paper's 10 crops at test time (`test_crops=10`; the crop must fit the resized frame). How do
+    video- and clip-level accuracy change, and what does the test cost?
+
+    <details><summary>Solution</summary>
+
+    Rerun with `-p test_crops 10`. Each test video now costs `test_clips × 10` forward passes instead of
+    `test_clips`, so the test takes about ten times longer; video-level accuracy usually rises a little (more views
+    to average), clip-level accuracy hardly moves (it is still single views).
+    </details>
+
+    **3.** Compute the per-class accuracy from the confusion matrix and check it against `per_class_accuracy`.
+
+    <details><summary>Solution</summary>
+
+    ```python
+    m = torch.tensor(results["pretrained"]["confusion_matrix"]).float()
+    print((100 * m.diag() / m.sum(1)).tolist())
+    print(list(results["pretrained"]["per_class_accuracy"].values()))
+    ```
+    </details>
+
+    ## References
+
+    - STCLR paper (`shared/paper/STCLR-paper.md`): Sec. 4.2.1 and Table 2 (the SSL pretext fine-tuned),
+      Sec. 4.2.2 and Table 5 (the fine-tuning protocol; Simplified TCLR), Sec. 4.3.2, Table 8 and Fig. 8
+      (STCLR; regularisation), Sec. 4.3.3 and Table 9 (Diving-48).
+    - TCLR (Dave et al., CVIU 2022): the fine-tuning protocol STCLR follows; Xu et al. (VCOP, CVPR 2019):
+      the centre-crop, 10-clip test of Fig. 5–8.
+    - The kit: `stclr/finetune.py`, `stclr/config.py` (`FinetuneConfig`), notebook 06 (the checkpoint), 08 (retrieval).
+    """
+)
