@@ -63,6 +63,18 @@ def setup_cuda_speed(device: torch.device, deterministic: bool) -> None:
         torch.backends.cudnn.allow_tf32 = True
 
 
+def setup_cpu(device: torch.device, cpu_threads: int = 0, cache_mb: float = 0.0) -> None:
+    """Per-process CPU settings of a run: ``cpu_threads`` torch threads when the device is the CPU (0 leaves
+    torch's default), and a decoded-video cache of ``cache_mb`` MB (``stclr.video.set_frame_cache``)."""
+    if cpu_threads < 0:
+        raise ValueError(f"cpu_threads must be >= 0, got {cpu_threads}")
+    if device.type == "cpu" and cpu_threads:
+        torch.set_num_threads(cpu_threads)
+    from stclr.video import set_frame_cache
+
+    set_frame_cache(cache_mb)
+
+
 def autocast(device: torch.device, enabled: bool = True):
     """bf16 autocast on CUDA (no loss scaling needed: bf16 has fp32's range); a no-op elsewhere."""
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled and device.type == "cuda")

@@ -429,3 +429,51 @@ def test_real_videos_probe_facts(realdata):
     assert by_name["flipping_a_pancake.mkv"].header_frames == 0
     for name in ("demo.mp4", "bikes.mp4", "carphone_pristine.mp4"):
         assert by_name[name].seek_exact and video.choose_backend(by_name[name].path) == "pyav_seek"
+
+
+# ----------------------------------------------------------------------------------------------
+# the decoded-video cache
+
+
+@pytest.fixture
+def frame_cache():
+    video.set_frame_cache(64)
+    yield video
+    video.set_frame_cache(0)
+
+
+@pytest.mark.parametrize("name", ["h264", "mpeg4"])
+def test_frame_cache_returns_the_same_frames_and_decodes_once(vids, name, frame_cache):
+    path = vids[name]
+    n = probe(path).num_frames
+    wanted = [n - 1, 0, 5, 5, 17 % n]
+    expected = read_frames(path, wanted, backend="pyav")  # cache on: this read fills it
+    assert frame_indices_of(expected) == wanted
+    video.reset_counters()
+    for idx, size in [(wanted, None), ([3, 2, 1], None), ([1, 2], (24, 32))]:
+        got = read_frames(path, idx)
+        plain = read_frames(path, idx, size=size)
+        assert torch.equal(plain, read_frames(path, idx, size=size))
+        if size is None:
+            assert frame_indices_of(got) == idx
+    info = video.frame_cache_info()
+    # one miss per (file, output size): the native size was cached by the first read, (24, 32) once
+    assert info["videos"] == 2 and info["hits"] >= 6 and info["misses"] == 2
+    assert video.get_counters()["decode_calls"] == 1  # only the (24, 32) miss decoded
+    with pytest.raises(VideoReadError, match="out of range"):
+        read_frames(path, [n])
+
+
+def test_frame_cache_is_bounded_and_can_be_turned_off(vids, frame_cache):
+    one = read_frames(vids["h264"], [0])
+    per_video = probe(vids["h264"]).num_frames * one[0].numel()
+    video.set_frame_cache(1.5 * per_video / 2**20)  # room for one video
+    read_frames(vids["h264"], [0])
+    read_frames(vids["h264"], [0], size=(40, 56))  # 0.73 of a video: the native one is evicted
+    read_frames(vids["h264"], [1])  # a miss again, which evicts the resized one
+    info = video.frame_cache_info()
+    assert info["videos"] == 1 and info["misses"] == 3 and info["bytes"] <= info["max_bytes"]
+    video.set_frame_cache(0)
+    assert video.frame_cache_info() == {"max_bytes": 0, "bytes": 0, "videos": 0, "hits": 0, "misses": 0}
+    with pytest.raises(ValueError):
+        video.set_frame_cache(-1)
