@@ -145,6 +145,15 @@ def any_rank(flag: bool, device: torch.device | str = "cpu") -> bool:
     return bool(t.item() > 0)
 
 
+def max_over_ranks(x: float, device: torch.device | str = "cpu") -> float:
+    """The largest ``x`` over ranks, on every rank (e.g. elapsed time, so a time-based schedule agrees)."""
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        return float(x)
+    t = torch.tensor([float(x)], device=device, dtype=torch.float64)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return float(t.item())
+
+
 def all_reduce_sum(values: dict[str, float], device: torch.device | str = "cpu") -> dict[str, float]:
     """Sum a dict of numbers over ranks (counters); identity when not distributed."""
     if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1) or not values:

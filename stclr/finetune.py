@@ -36,11 +36,12 @@ from stclr.runinfo import (
     resolve_device,
     seed_everything,
     deterministic,
+    setup_cpu,
     setup_cuda_speed,
     to_device,
     write_json,
 )
-from stclr.train import build_optimizer, build_scheduler, epoch_seed
+from stclr.train import build_optimizer, build_scheduler, epoch_seed, step_scheduler
 
 
 class VideoClassifier(nn.Module):
@@ -195,6 +196,7 @@ def run_finetune(cfg: FinetuneConfig) -> Path:
 def _finetune(cfg: FinetuneConfig) -> Path:
     t_run = time.time()
     device = resolve_device(cfg.device)
+    setup_cpu(device, cfg.cpu_threads, cfg.data.cache_mb)
     setup_cuda_speed(device, cfg.deterministic)
     run_dir = Path(cfg.out_dir) / (cfg.run_name or default_run_name(cfg))
     last = run_dir / ckpt_lib.LAST
@@ -257,6 +259,7 @@ def _finetune(cfg: FinetuneConfig) -> Path:
 
     # ---- train ----
     t_start, epochs_done, result = time.time(), start_epoch, None
+    elapsed0 = getattr(scheduler, "elapsed_s", 0.0)  # a resumed cosine schedule goes on from where it was
     for epoch in range(start_epoch, cfg.epochs):
         seed_everything(epoch_seed(cfg.seed, epoch, 0))  # dropout; the clips are seeded by (seed, epoch, index)
         train_ds.set_epoch(epoch)
@@ -284,7 +287,7 @@ def _finetune(cfg: FinetuneConfig) -> Path:
             optimizer.step()
             step += 1
             if sched_when == "step":
-                scheduler.step()
+                step_scheduler(scheduler, elapsed0 + time.time() - t_start)
             loss_sum += loss.item()
             correct += (logits.argmax(1) == y).sum().item()
             seen, n_batches = seen + len(y), n_batches + 1

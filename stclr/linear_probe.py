@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from stclr.config import LinearProbeConfig, RetrievalConfig, to_dict
 from stclr.retrieval import build_eval_backbone, compute_features, load_subset
-from stclr.runinfo import env_info, resolve_device, seed_everything, write_json
+from stclr.runinfo import setup_cpu, env_info, resolve_device, seed_everything, write_json
 
 
 def fit_logistic_regression(x: torch.Tensor, y: torch.Tensor, num_classes: int, *, l2: float = 1e-4,
@@ -54,6 +54,7 @@ def run_linear_probe(cfg: LinearProbeConfig) -> Path:
     t0 = time.time()
     seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
+    setup_cpu(device, cfg.cpu_threads, cfg.data.cache_mb)
     backbone, info = build_eval_backbone(cfg.arch, cfg.checkpoint, random_init=cfg.random_init, seed=cfg.seed)
     backbone = backbone.to(device)
     use_cl = cfg.channels_last and device.type == "cuda"

@@ -9,7 +9,7 @@ name               what                                                         
 =================  =====================================================================  ============
 ``r3d_18``         ``torchvision.models.video.r3d_18(weights=None)``; layer4 -> avg pool   512
 ``r3d_18_tclr``    the same, layer4 keeps time (TCLR): 16 frames -> 4 timesteps            512
-``r3d_tiny``       same block structure, narrow widths (default 16/32/64/128) for CPUs      widths[-1]
+``r3d_tiny``       same stem and blocks, one block per stage, widths 8/16/32/64, for CPUs   widths[-1]
 ``r3d_tiny_tclr``  the tiny one with TCLR's time-keeping layer4                            widths[-1]
 =================  =====================================================================  ============
 
@@ -99,8 +99,8 @@ def _init_video_resnet(module: nn.Module) -> None:
 def build_backbone(
     name: str = "r3d_18",
     *,
-    widths: Sequence[int] = (16, 32, 64, 128),
-    layers: Sequence[int] = (2, 2, 2, 2),
+    widths: Sequence[int] = (8, 16, 32, 64),
+    layers: Sequence[int] = (1, 1, 1, 1),
     in_channels: int = 3,
 ) -> VideoBackbone:
     """Build a backbone by name (see the module docstring). ``widths``, ``layers`` and ``in_channels`` apply

@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from stclr import checkpoint as ckpt_lib
 from stclr.config import RetrievalConfig, config_hash, to_dict
-from stclr.runinfo import autocast, env_info, resolve_device, seed_everything, to_device, write_json
+from stclr.runinfo import setup_cpu, autocast, env_info, resolve_device, seed_everything, to_device, write_json
 
 # --------------------------------------------------------------------------------------------------------------
 # The metric (pure)
@@ -232,6 +232,7 @@ def run_retrieval(cfg: RetrievalConfig) -> Path:
     t0 = time.time()
     seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
+    setup_cpu(device, cfg.cpu_threads, cfg.data.cache_mb)
     backbone, info = build_eval_backbone(cfg.arch, cfg.checkpoint, random_init=cfg.random_init, seed=cfg.seed)
     backbone = backbone.to(device)
     if cfg.channels_last and device.type == "cuda":

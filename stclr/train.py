@@ -47,6 +47,7 @@ from stclr.runinfo import (
     resolve_device,
     seed_everything,
     deterministic,
+    setup_cpu,
     setup_cuda_speed,
     to_device,
     write_json,
@@ -100,8 +101,44 @@ def build_optimizer(cfg, params) -> torch.optim.Optimizer:
     return torch.optim.SGD(params, lr=cfg.lr, weight_decay=cfg.weight_decay, momentum=cfg.momentum)
 
 
+class CosineSchedule:
+    """Cosine annealing from the base learning rate to 0 over the run: ``lr = base * (1 + cos(pi * p)) / 2``
+    with progress ``p`` = elapsed training seconds / ``time_budget_s`` when a time budget is set (so a budgeted
+    run anneals by its end however many steps fit), else optimiser steps / ``total_steps``. Stepped once per
+    optimiser step (``step(elapsed_s)``); its state (steps, elapsed seconds) is checkpointed like a torch
+    scheduler's."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, total_steps: int, time_budget_s: float | None = None):
+        self.optimizer, self.total_steps, self.time_budget_s = optimizer, max(1, total_steps), time_budget_s
+        self.base_lrs = [g["lr"] for g in optimizer.param_groups]
+        self.steps, self.elapsed_s = 0, 0.0
+
+    def progress(self) -> float:
+        p = self.elapsed_s / self.time_budget_s if self.time_budget_s else self.steps / self.total_steps
+        return min(max(p, 0.0), 1.0)
+
+    def step(self, elapsed_s: float | None = None) -> None:
+        self.steps += 1
+        if elapsed_s is not None:
+            self.elapsed_s = float(elapsed_s)
+        f = 0.5 * (1.0 + math.cos(math.pi * self.progress()))
+        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
+            group["lr"] = base * f
+
+    def get_last_lr(self) -> list[float]:
+        return [g["lr"] for g in self.optimizer.param_groups]
+
+    def state_dict(self) -> dict:
+        return {"base_lrs": list(self.base_lrs), "steps": self.steps, "elapsed_s": self.elapsed_s,
+                "total_steps": self.total_steps, "time_budget_s": self.time_budget_s}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.base_lrs, self.steps, self.elapsed_s = list(state["base_lrs"]), int(state["steps"]), float(state["elapsed_s"])
+
+
 def build_scheduler(cfg, optimizer, steps_per_epoch: int):
-    """(scheduler, when) with when = "epoch" (plateau, fed the epoch loss) or "step" (OneCycle) or None."""
+    """(scheduler, when) with when = "epoch" (plateau, fed the epoch loss), "step" (OneCycle, cosine: stepped
+    after every optimiser step; cosine is given the elapsed training seconds) or None."""
     if cfg.scheduler == "plateau":
         return torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, mode="min", factor=cfg.plateau_factor, patience=cfg.plateau_patience
@@ -109,7 +146,17 @@ def build_scheduler(cfg, optimizer, steps_per_epoch: int):
     if cfg.scheduler == "onecycle":
         total = max(1, cfg.epochs * steps_per_epoch)
         return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total), "step"
+    if cfg.scheduler == "cosine":
+        return CosineSchedule(optimizer, cfg.epochs * steps_per_epoch, cfg.time_budget_s), "step"
     return None, None
+
+
+def step_scheduler(scheduler, elapsed_s: float) -> None:
+    """One per-optimiser-step scheduler step (the cosine schedule also takes the elapsed training time)."""
+    if isinstance(scheduler, CosineSchedule):
+        scheduler.step(elapsed_s)
+    else:
+        scheduler.step()
 
 
 def build_pretrain_data(cfg: PretrainConfig, rank: int = 0, world: int = 1):
@@ -206,6 +253,7 @@ def _pretrain(cfg: PretrainConfig) -> Path:
     on_gpu = torch.cuda.is_available() and (cfg.device == "auto" or cfg.device.startswith("cuda"))
     dist = D.init_distributed("cuda" if on_gpu else "cpu")
     device = resolve_device(cfg.device, dist.local_rank)
+    setup_cpu(device, cfg.cpu_threads, cfg.data.cache_mb)
     setup_cuda_speed(device, cfg.deterministic)
     run_dir = Path(cfg.out_dir) / (cfg.run_name or default_run_name(cfg))
     last = run_dir / ckpt_lib.LAST
@@ -304,7 +352,10 @@ def _pretrain(cfg: PretrainConfig) -> Path:
                 optimizer.zero_grad(set_to_none=True)
                 step += 1
                 if sched_when == "step":
-                    scheduler.step()
+                    elapsed = elapsed0 + time.time() - t_start
+                    if isinstance(scheduler, CosineSchedule) and scheduler.time_budget_s:
+                        elapsed = D.max_over_ranks(elapsed, device)  # every rank must use the same rate
+                    step_scheduler(scheduler, elapsed)
             values = {k: D.all_reduce_mean(v).item() for k, v in losses.items()}  # .item() waits for the GPU
             compute = time.perf_counter() - t0
             stats.add(values, n_clips, compute, wait)

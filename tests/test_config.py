@@ -50,7 +50,8 @@ def test_course_preset_is_tiny_and_synthetic():
         c = preset("course", kind)
         assert c.arch == "r3d_tiny" and c.data.dataset == "synthetic" and c.data.num_workers == 0
     c = preset("course", epochs=2, **{"data.root": "somewhere"})
-    assert (c.clip_len, c.size, c.epochs, c.data.root) == (8, 64, 2, "somewhere")
+    assert (c.clip_len, c.size, c.epochs, c.data.root) == (8, 32, 2, "somewhere")
+    assert c.data.cache_mb > 0 and preset("paper").data.cache_mb == 0  # the course keeps its decoded videos
 
 
 def test_yaml_and_dotted_overrides(tmp_path):
@@ -80,6 +81,9 @@ def test_yaml_and_dotted_overrides(tmp_path):
         (["data.dataset=ucf"], "data.dataset", "ucf101"),
         (["skips=[1, x]"], "skips", None),
         (["batch_size=0"], "batch_size", None),
+        (["cpu_threads=-1"], "cpu_threads", None),
+        (["data.cache_mb=-5"], "data.cache_mb", None),
+        (["data.num_workers=-1"], "data.num_workers", None),
     ],
 )
 def test_errors_name_the_key(override, must_name, hint):
@@ -122,7 +126,7 @@ def test_hash_ignores_resume_mutable_keys():
     for other in (["lr=0.5"], ["seed=1"], ["data.split=2"], ["weights.ic=2"], ["arch=r3d_18"]):
         assert config_hash(apply_overrides(a, other)) != h, other
     diff = config_diff(to_dict(a), to_dict(apply_overrides(a, ["lr=0.5", "epochs=3", "data.split=2"])))
-    assert diff == {"data.split": (1, 2), "lr": (0.001, 0.5)}
+    assert diff == {"data.split": (1, 2), "lr": (0.003, 0.5)}
 
 
 def test_presets_are_not_mutated_by_overrides():

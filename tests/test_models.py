@@ -75,8 +75,11 @@ def test_r3d_tiny_widths(widths):
     assert net(x, keep_time=True).shape == (2, widths[-1], 1)
     tclr = build_backbone("r3d_tiny_tclr", widths=widths)
     assert tclr(torch.randn(2, 3, 16, 16, 16), keep_time=True).shape == (2, widths[-1], 4)
-    # same block structure as R3D-18 (default 2 blocks per stage)
-    assert [len(getattr(build_backbone("r3d_tiny"), f"layer{i}")) for i in range(1, 5)] == [2, 2, 2, 2]
+    # R3D-18's stem and blocks, one block per stage and widths 8/16/32/64 by default; layers=(2, 2, 2, 2) is R3D-18's depth
+    tiny = build_backbone("r3d_tiny")
+    assert [len(getattr(tiny, f"layer{i}")) for i in range(1, 5)] == [1, 1, 1, 1] and tiny.feature_dim == 64
+    deep = build_backbone("r3d_tiny", layers=(2, 2, 2, 2))
+    assert [len(getattr(deep, f"layer{i}")) for i in range(1, 5)] == [2, 2, 2, 2]
 
 
 def test_unknown_backbone():

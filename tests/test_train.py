@@ -178,3 +178,34 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(synth, tmp_path, uni
     assert at["step"] == 3  # 2 steps of epoch 1 + 1 of epoch 2
     run_pretrain(apply_overrides(cfg, ["resume=true"]))
     assert_same_weights(final_state(tmp_path / "run"), ref)
+
+
+def test_cosine_schedule_by_steps_and_by_time():
+    import math
+
+    from stclr.train import CosineSchedule
+
+    def opt():
+        return torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.4)
+
+    o = opt()
+    s = CosineSchedule(o, total_steps=10)
+    lrs = []
+    for _ in range(10):
+        s.step()
+        lrs.append(o.param_groups[0]["lr"])
+    assert lrs[4] == pytest.approx(0.2) and lrs[-1] == pytest.approx(0.0, abs=1e-12)
+    assert all(a >= b for a, b in zip(lrs, lrs[1:]))
+    # by time: the step count does not matter, the elapsed fraction of the budget does
+    o = opt()
+    s = CosineSchedule(o, total_steps=10, time_budget_s=100.0)
+    s.step(25.0)
+    assert o.param_groups[0]["lr"] == pytest.approx(0.4 * (1 + math.cos(math.pi / 4)) / 2)
+    s.step(500.0)
+    assert o.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
+    # the state survives a checkpoint round trip
+    o2 = opt()
+    s2 = CosineSchedule(o2, total_steps=10, time_budget_s=100.0)
+    s2.load_state_dict(s.state_dict())
+    s2.step(50.0)
+    assert s2.steps == 3 and o2.param_groups[0]["lr"] == pytest.approx(0.2)
