@@ -237,3 +237,21 @@ def test_dataset_status(tiny_root, tmp_path):
     shutil.copytree(tiny_root, tmp_path / "copy")
     (tmp_path / "copy" / ".complete").unlink()
     assert dataset_status(tmp_path / "copy", SynthConfig(**TINY)) == "incomplete"
+
+
+def test_ensure_synthetic_dataset_guards(tmp_path, monkeypatch):
+    from stclr.data import synthetic
+
+    made = []
+    monkeypatch.setattr(synthetic, "make_synthetic_dataset", lambda root, **kw: made.append(root) or "made")
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "video.avi").write_bytes(b"x")
+    with pytest.raises(ValueError, match="holds another dataset"):
+        synthetic.ensure_synthetic_dataset(foreign)
+    done = tmp_path / "done"
+    done.mkdir()
+    (done / synthetic.COMPLETE_FILE).write_text("")
+    assert synthetic.ensure_synthetic_dataset(done) == done and made == []
+    fresh = tmp_path / "fresh"
+    assert synthetic.ensure_synthetic_dataset(fresh, show_progress=False) == fresh and made == [fresh]

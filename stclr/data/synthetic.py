@@ -677,6 +677,19 @@ def _make_one(args) -> tuple[str, str]:
     return spec.path, hashlib.sha256(frames.tobytes()).hexdigest()
 
 
+def ensure_synthetic_dataset(root: str | Path, *, show_progress: bool = True) -> Path:
+    """The notebooks' guard: make the synthetic dataset in ``root`` unless a finished one is there (any
+    configuration: its ``.complete`` marker); refuse a folder that holds something else. Returns ``root``."""
+    root = Path(root)
+    if (root / COMPLETE_FILE).is_file():
+        return root
+    if root.is_dir() and any(root.iterdir()) and not (root / CONFIG_FILE).is_file():
+        raise ValueError(f"{root} holds another dataset; the synthetic one needs an empty folder (or an unfinished "
+                         "synthetic dataset, which is resumed)")
+    print(make_synthetic_dataset(root, show_progress=show_progress))
+    return root
+
+
 def make_synthetic_dataset(
     root: str | Path,
     cfg: SynthConfig | None = None,
