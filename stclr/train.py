@@ -315,7 +315,12 @@ def _pretrain(cfg: PretrainConfig) -> Path:
     # ---- the loop ----------------------------------------------------------------------------------------------
     t_start = time.time()
     out_of_time = False
-    for epoch in range(start_epoch, cfg.epochs):
+    epochs = range(start_epoch, cfg.epochs)
+    if cfg.time_budget_s is not None and elapsed0 >= cfg.time_budget_s:
+        epochs = range(0)  # a resumed run whose budget is already spent: train nothing (raise the budget to go on)
+        if dist.is_main and cfg.show_progress:
+            print(f"time budget of {cfg.time_budget_s:.0f}s already spent ({elapsed0:.0f}s trained): nothing to do")
+    for epoch in epochs:
         i = start_batch
         if not start_batch:
             sampler.set_epoch(epoch)  # the epoch's order and plans are pure functions of (seed, epoch, step)

@@ -94,6 +94,10 @@ def test_time_budget_stops_with_a_resumable_checkpoint(synth, tmp_path):
     ckpt = final_state(run)
     assert ckpt["epoch"] == 0 and ckpt["batch_in_epoch"] == 1  # stopped after the first batch
     assert read_jsonl(run / "metrics.jsonl") == []
+    # resuming with the budget already spent trains nothing: the checkpoint stays as it was
+    run_pretrain(apply_overrides(cfg, ["resume=true"]))
+    again = final_state(run)
+    assert (again["epoch"], again["batch_in_epoch"], again["step"]) == (0, 1, ckpt["step"])
 
 
 # ---------------------------------------------------------------------------------------- kill and resume
