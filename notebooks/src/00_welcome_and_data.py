@@ -43,7 +43,7 @@ nb.code(
     import torch
 
     from stclr.data.splits import load_split
-    from stclr.data.synthetic import COMPLETE_FILE, CONFIG_FILE, load_meta, make_synthetic_dataset
+    from stclr.data.synthetic import ensure_synthetic_dataset, load_meta, make_synthetic_dataset
     from stclr.fixtures import frame_indices_of, write_index_video
     from stclr.runinfo import resolve_device, seed_everything, write_json
     from stclr.sampling import sparse_local_clips, tclr_clips
@@ -95,10 +95,7 @@ nb.md(
 nb.code(
     """
     root = Path(data_root)
-    if not (root / COMPLETE_FILE).is_file():  # no complete synthetic dataset here yet: generate it
-        if root.is_dir() and any(root.iterdir()) and not (root / CONFIG_FILE).is_file():
-            raise ValueError(f"{root} holds another dataset; this notebook needs the synthetic one (give an empty folder)")
-        print(make_synthetic_dataset(root, show_progress=show_progress))
+    ensure_synthetic_dataset(root, show_progress=show_progress)  # generated here when missing
     meta = load_meta(root)  # config, classes, per-video look, speed and phase boundaries
     videos_dir = root / "videos"
     print(f"synthetic dataset in {root}: {len(meta['videos'])} videos")

@@ -40,7 +40,7 @@ nb.code(
     import torch
 
     from stclr.data.splits import load_split
-    from stclr.data.synthetic import COMPLETE_FILE, CONFIG_FILE, load_meta, make_synthetic_dataset
+    from stclr.data.synthetic import ensure_synthetic_dataset, load_meta
     from stclr.plan import PlanConfig, plan_batch
     from stclr.runinfo import resolve_device, seed_everything, write_json
     from stclr.sampling import SKIP_PRESETS, ClipSpec, fit_clip, fitting_speeds, sparse_local_clips, tclr_clips
@@ -88,10 +88,7 @@ nb.code(
 nb.code(
     """
     root = Path(data_root)
-    if not (root / COMPLETE_FILE).is_file():  # no complete synthetic dataset here yet: generate it
-        if root.is_dir() and any(root.iterdir()) and not (root / CONFIG_FILE).is_file():
-            raise ValueError(f"{root} holds another dataset; this notebook needs the synthetic one (give an empty folder)")
-        print(make_synthetic_dataset(root, show_progress=show_progress))
+    ensure_synthetic_dataset(root, show_progress=show_progress)  # generated here when missing
     meta = load_meta(root)
     train = load_split("synthetic", root, 1, "train")
     two_phase = [v for v in meta["videos"] if v["subset"] == "train" and len(v["phases"]) == 2]

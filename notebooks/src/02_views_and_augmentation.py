@@ -42,7 +42,7 @@ nb.code(
 
     from stclr.augment import STRENGTHS, build_train_augment, to_video
     from stclr.data.splits import load_split
-    from stclr.data.synthetic import COMPLETE_FILE, CONFIG_FILE, make_synthetic_dataset
+    from stclr.data.synthetic import ensure_synthetic_dataset
     from stclr.runinfo import resolve_device, seed_everything, write_json
     from stclr.sampling import fit_clip, sparse_local_clips
     from stclr.video import probe, read_frames
@@ -87,10 +87,7 @@ nb.code(
 nb.code(
     """
     root = Path(data_root)
-    if not (root / COMPLETE_FILE).is_file():  # no complete synthetic dataset here yet: generate it
-        if root.is_dir() and any(root.iterdir()) and not (root / CONFIG_FILE).is_file():
-            raise ValueError(f"{root} holds another dataset; this notebook needs the synthetic one (give an empty folder)")
-        print(make_synthetic_dataset(root, show_progress=show_progress))
+    ensure_synthetic_dataset(root, show_progress=show_progress)  # generated here when missing
     train = load_split("synthetic", root, 1, "train")
     item = train[video_index]
     path = train.abspath(item)

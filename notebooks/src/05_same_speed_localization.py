@@ -39,7 +39,7 @@ from tqdm.auto import tqdm
 
 from stclr.data.loader import PretrainDataset, make_pretrain_loader
 from stclr.data.splits import load_split
-from stclr.data.synthetic import COMPLETE_FILE, CONFIG_FILE, make_synthetic_dataset
+from stclr.data.synthetic import ensure_synthetic_dataset
 from stclr.losses import same_speed_localization
 from stclr.models import SSLHead, build_model
 from stclr.plan import PlanConfig
@@ -265,10 +265,7 @@ dozens of steps — exercise 3).
 
 nb.code("""
 root = Path(data_root)
-if not (root / COMPLETE_FILE).is_file():  # no complete synthetic dataset here yet: generate it
-    if root.is_dir() and any(root.iterdir()) and not (root / CONFIG_FILE).is_file():
-        raise ValueError(f"{root} holds another dataset; this notebook needs the synthetic one (give an empty folder)")
-    print(make_synthetic_dataset(root, show_progress=show_progress))
+ensure_synthetic_dataset(root, show_progress=show_progress)  # generated here when missing
 plan = PlanConfig(length=train_clip_len, c1=train_c1, c2=c2, ssl_speeds=tuple(train_speeds))
 common = dict(method="ssl", plan=plan, size=train_size, augment="none", decode_size=(train_size, train_size))
 train_ds = PretrainDataset(load_split("synthetic", root, 1, "train"), seed=seed, ssl_augment=train_augment, **common)

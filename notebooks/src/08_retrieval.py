@@ -25,7 +25,7 @@ nb.md(
 
     | compute | with the defaults | full scale (section 6) |
     |---|---|---|
-    | time | about 1.5–2 min on a laptop CPU (3 × 15 s of pretraining, 4 retrievals; ~30 s with `quick=True`) | features of 13,320 UCF-101 videos × 10 clips: ≈ 10 min per model on one GPU (pretraining: notebook 06) |
+    | time | about 1.5–2 min on a laptop CPU (3 × 25 s of pretraining, 4 retrievals; ~30 s with `quick=True`) | features of 13,320 UCF-101 videos × 10 clips: ≈ 10 min per model on one GPU (pretraining: notebook 06) |
     | disk | a few MB (features are cached in `out_dir/.feature_cache`) | ≈ 30 MB of cached features per model |
     """
 )
@@ -41,7 +41,7 @@ nb.code(
 
     from stclr.config import config_hash, preset
     from stclr.data.splits import load_split
-    from stclr.data.synthetic import COMPLETE_FILE, CONFIG_FILE, load_meta, make_synthetic_dataset
+    from stclr.data.synthetic import ensure_synthetic_dataset, load_meta
     from stclr.retrieval import feature_cache_key, recall_at_k, resolve_arch, run_retrieval
     from stclr.runinfo import resolve_device, seed_everything, write_json
     from stclr.train import run_pretrain
@@ -67,7 +67,7 @@ nb.params(
     course_dir: str = ""  # the course's output folder (unused here: every method gets the same budget)
     methods: list[str] = ["ssl", "simplified_tclr", "stclr"]  # pretrained backbones compared with random init
     checkpoint_dir: str = ""  # a folder with one finished pretraining per entry of methods; empty: pretrain here
-    pretrain_budget_s: float = 15.0  # seconds of pretraining per method when there is no checkpoint_dir
+    pretrain_budget_s: float = 25.0  # seconds of pretraining per method when there is no checkpoint_dir
     preset_name: str = "course"  # settings not listed here: course or paper
     arch: str = "r3d_tiny"  # backbone of the pretrainings done here (checkpoints bring their own)
     skips: str = "medium"  # skip preset of the pretrainings done here
@@ -76,7 +76,7 @@ nb.params(
     batch_size: int = 16  # videos per pretraining batch
     protocol: str = "paper"  # paper (full frame, 512-d) or tclr (centre crop 0.8, timesteps kept)
     retrieval_clips: int = 4  # uniformly spaced clips per video (the paper: 10, or 9)
-    retrieval_skip: int = 2  # frame skip of those clips (the paper: 3)
+    retrieval_skip: int = 4  # frame skip of those clips (the paper: 3)
     gallery_queries: int = 2  # test videos shown in the nearest-neighbour gallery
     gallery_k: int = 3  # neighbours shown per query
     num_workers: int = 0  # DataLoader worker processes (0: decode in this process)
@@ -107,10 +107,8 @@ nb.md("## 1. The data\n\nQueries: the test list. Gallery: the train list. Labels
 nb.code(
     """
     root = Path(data_root)
-    if dataset == "synthetic" and not (root / COMPLETE_FILE).is_file():
-        if root.is_dir() and any(root.iterdir()) and not (root / CONFIG_FILE).is_file():
-            raise ValueError(f"{root} holds another dataset; give an empty folder for the synthetic one")
-        print(make_synthetic_dataset(root, show_progress=show_progress))
+    if dataset == "synthetic":  # generated here when missing
+        ensure_synthetic_dataset(root, show_progress=show_progress)
     train, test = load_split(dataset, root, split, "train"), load_split(dataset, root, split, "test")
     classes = list(test.classes)
     print(f"{dataset} split {split}: {len(test)} queries, a gallery of {len(train)} videos, {len(classes)} classes")

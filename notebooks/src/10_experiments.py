@@ -41,7 +41,7 @@ nb.code(
     from IPython.display import Markdown, display
 
     from stclr.batch import RecipeError, load_recipe, notebook_parameters, recipe_from_dict, run_batch, validate_points
-    from stclr.data.synthetic import COMPLETE_FILE, CONFIG_FILE, make_synthetic_dataset
+    from stclr.data.synthetic import ensure_synthetic_dataset
     from stclr.runinfo import write_json
     from stclr.viz import results as vr
 
@@ -78,10 +78,7 @@ nb.code(
 
 nb.code(
     """
-    if not (root / COMPLETE_FILE).is_file():
-        if root.is_dir() and any(root.iterdir()) and not (root / CONFIG_FILE).is_file():
-            raise ValueError(f"{root} holds another dataset; give an empty folder for the synthetic one")
-        print(make_synthetic_dataset(root, show_progress=show_progress))
+    ensure_synthetic_dataset(root, show_progress=show_progress)  # generated here when missing
     print("dataset ready")
     """
 )
