@@ -426,7 +426,7 @@ nb.md(
 
     Rerun the notebook with `-p time_budget_s 300` (papermill) or edit the parameters cell. Because the budget
     is not part of the settings hash, the run *resumes* the 90-second run and trains 210 s more. In the
-    teaching table (`docs/benchmarks.md`) 5 minutes of STCLR lift R@1 by 19-34 points over random init on the
+    teaching table (`docs/benchmarks.md`) 5 minutes of STCLR lift R@1 by 14-34 points over random init on the
     synthetic set; after 90 s the gain is smaller and noisier: a test set of 64 videos moves R@1 in steps of
     1.6 points, so differences of one or two queries are noise.
     </details>
