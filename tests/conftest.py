@@ -28,3 +28,13 @@ def _few_threads():
     import torch
 
     torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def _no_frame_cache_between_tests():
+    # The engine's run_* functions turn on the process-wide decoded-video cache (the course preset's
+    # data.cache_mb); a test that counts decodes or reads a damaged file must not see another test's cache.
+    yield
+    from stclr.video import set_frame_cache
+
+    set_frame_cache(0)

@@ -106,7 +106,7 @@ def test_run_retrieval_random_init_every_query(synth, tmp_path):
     run = run_retrieval(cfg)
     m = json.loads((run / "metrics.json").read_text())
     assert m["n_query"] == 6 and m["n_gallery"] == 9  # 6 is not a multiple of batch_size 4: none dropped
-    assert len(m["neighbours"]) == 6 and m["feature_dim"] == 128 and m["init"] == "random"
+    assert len(m["neighbours"]) == 6 and m["feature_dim"] == 64 and m["init"] == "random"
     for k in (1, 5, 10, 20):
         assert 0.0 <= m[f"R@{k}"] <= 100.0
     assert m["R@20"] == 100.0  # k beyond the 9 train videos: every class is in the gallery
@@ -136,5 +136,5 @@ def test_tclr_protocol_keeps_time(synth, tmp_path):
                  cache=False, **{"data.root": str(synth)})
     m = json.loads((run_retrieval(cfg) / "metrics.json").read_text())
     assert m["config"]["n_clips"] == 9 and m["config"]["skip"] == 2 and m["config"]["crop"] == 0.8
-    assert m["feature_dim"] == 128 * 2  # 8 frames -> 2 timesteps kept by the *_tclr net
+    assert m["feature_dim"] == 64 * 2  # 8 frames -> 2 timesteps kept by the *_tclr net (widths end at 64)
     assert m["n_query"] == 6
