@@ -148,6 +148,6 @@ def test_backbone_weights_from_pretraining_checkpoint(tmp_path):
     for k, v in bb.state_dict().items():
         assert torch.equal(v, model.backbone.state_dict()[k])
     with pytest.raises((KeyError, ValueError)):
-        C.load_backbone_weights(build_backbone("r3d_tiny", widths=(8, 16, 32, 64)), tmp_path / "run")
+        C.load_backbone_weights(build_backbone("r3d_tiny", widths=(16, 32, 64, 128)), tmp_path / "run")
     with pytest.raises(FileNotFoundError):
         C.find_checkpoint(tmp_path / "nothing-here")
