@@ -4,7 +4,7 @@
 #   bash bench/gpu.sh                 # results under $OUT (default bench/_work/gpu)
 #
 # Needs python3 with torch + torchvision. The engine checks (part 2) also need PyAV and the synthetic dataset:
-# put an `av` wheel in .whl/ (it is installed into /tmp/site) and data/synthetic beside the script's checkout;
+# put an `av` wheel in .whl/ (it is installed into a temporary folder) and data/synthetic in the checkout;
 # without them part 2 is skipped and says so. Nothing is fetched from the network.
 #   1. bench/train_step.py --mode gpu: R3D-18 16x112x112 batch 38, fp32 vs bf16 (channels_last_3d), peak memory;
 #      writes the train_step_gpu section into $OUT/benchmarks.md (copy it over docs/benchmarks.md afterwards).
@@ -17,8 +17,9 @@ mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
 PY=${PYTHON:-python3}
 if ls .whl/*.whl >/dev/null 2>&1; then
-  $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-    && export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+  SITE=$(mktemp -d)
+  $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" .whl/*.whl \
+    && export PYTHONPATH=$SITE${PYTHONPATH:+:$PYTHONPATH}
 fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 $PY -c "import torch, torchvision; print('torch', torch.__version__, 'torchvision', torchvision.__version__, 'cuda', torch.version.cuda)"
@@ -34,8 +35,7 @@ if ! $PY -c "import av" 2>/dev/null || [ ! -f data/synthetic/splits/trainlist01.
   echo "skipped: needs PyAV (.whl/) and data/synthetic"
   exit $status
 fi
-R=/tmp/stclr_gpu_runs
-rm -rf "$R"
+R=$(mktemp -d)  # the runs of part 2 (scratch)
 COMMON="device=cuda data.root=data/synthetic out_dir=$R show_progress=false"
 step() {  # name, timeout, command...
   local name=$1 t=$2; shift 2
