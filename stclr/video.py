@@ -539,12 +539,11 @@ class _DecodedVideoCache:
         frames = self._videos.get(key)
         if frames is None:
             self.misses += 1
-            n = probe(p).num_frames
-            if int(wanted.max()) >= n:
-                raise _out_of_range(p, int(wanted.max()), n, "decode")
             COUNTERS.videos_opened += 1
             COUNTERS.decode_calls += 1
-            frames = torch.from_numpy(_read_pyav(p, np.arange(n), out_hw))
+            frames = torch.from_numpy(_read_all_pyav(p, out_hw))
+            if int(wanted.max()) >= len(frames):
+                raise _out_of_range(p, int(wanted.max()), len(frames), "decode")
             if frames.numel() <= self.max_bytes:
                 self._videos[key] = frames
                 self.bytes += frames.numel()
@@ -631,6 +630,21 @@ def _read_pyav(p: Path, unique: np.ndarray, out_hw: tuple[int, int]) -> np.ndarr
     if k < len(unique):
         raise _out_of_range(p, int(unique[k]), decoded, "decode")
     return out
+
+
+def _read_all_pyav(p: Path, out_hw: tuple[int, int]) -> np.ndarray:
+    """Every frame of a sequential PyAV decode (one pass; no probe needed). -> uint8 [N, H, W, 3]"""
+    frames: list[np.ndarray] = []
+    container, stream = _open_for_decoding(p)
+    with container:
+        try:
+            for frame in _decoded_frames(p, container, stream):
+                frames.append(_to_rgb(frame, out_hw))
+        finally:
+            COUNTERS.frames_decoded += len(frames)
+    if not frames:
+        raise VideoReadError(p, "no frame decodes")
+    return np.stack(frames)
 
 
 def _read_pyav_seek(p: Path, unique: np.ndarray, out_hw: tuple[int, int]) -> np.ndarray:
