@@ -48,8 +48,7 @@ GOOD = [f"A/v{i}.mp4" for i in range(len(LENGTHS))]
 
 def _dataset(videos, names=GOOD, **kw):
     kw.setdefault("plan", PLAN)
-    kw.setdefault("augment", "none")  # identity at native size: clips carry readable frame codes
-    kw.setdefault("ssl_augment", "none")
+    kw.setdefault("augment", "none")  # identity at native size (SSL clips too): clips carry readable frame codes
     kw.setdefault("size", SIZE)
     return PretrainDataset(_items(names), videos, **kw)
 

@@ -244,7 +244,7 @@ class PretrainDataset(Dataset):
     ``PretrainConfig``). ``size``: output side; ``augment``: the clip-view augmentation of local and
     global clips (a strength name for :func:`stclr.augment.build_train_augment`, or a callable
     uint8 ``[T,H,W,3]`` -> ``[C,T,size,size]``); ``ssl_augment``: the SSL clips' (default ``"ssl"``,
-    Sec. 4.2.1, when ``augment`` is a name, else ``augment``). ``out_dtype=None`` keeps uint8 clips.
+    Sec. 4.2.1, when ``augment`` is a name other than ``"none"``, else ``augment``). ``out_dtype=None`` keeps uint8 clips.
 
     ``frame_counts``: ``"probe"`` (default: probe each video once, in ``probe_threads`` threads,
     optionally cached in the JSON ``cache_file``), or a sequence of counts aligned with the items.
@@ -288,8 +288,8 @@ class PretrainDataset(Dataset):
         self.size = (size, size) if isinstance(size, int) else tuple(size)
         self.out_dtype = out_dtype
         self.augment = build_train_augment(self.size, augment, normalize, out_dtype=out_dtype) if isinstance(augment, str) else augment
-        if ssl_augment is None:
-            ssl_augment = "ssl" if isinstance(augment, str) else augment
+        if ssl_augment is None:  # "none" means no randomness anywhere (a deterministic batch for tests and plots)
+            ssl_augment = ("none" if augment == "none" else "ssl") if isinstance(augment, str) else augment
         self.ssl_augment = build_train_augment(self.size, ssl_augment, normalize, out_dtype=out_dtype) if isinstance(ssl_augment, str) else ssl_augment
         self.seed = int(seed)
         self.min_frames = int(min_frames) if min_frames is not None else self.plan_config.length
