@@ -324,7 +324,9 @@ _PRESETS: dict[str, dict[str, dict]] = {
             "skip": 6,
             "resize": (40, 40),
             "crop": 32,
-            "dropout": 0.5,
+            # No dropout: 5 minutes of training underfit (train clip accuracy ~75 %), and dropout 0.5 slowed it
+            # further: supervised video accuracy in 5 min went 73.4 -> 81.3 % (seed 1) and 79.7 -> 92.2 % (seed 2).
+            "dropout": 0.0,
             "hidden": 128,
             "optimizer": "adam",
             "lr": 3e-3,

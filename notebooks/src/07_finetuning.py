@@ -74,7 +74,7 @@ nb.params(
     skip: int = 6  # frame skip of training and test clips (the paper: 4); 8 frames at skip 6 span half a video
     resize: list[int] = [40, 40]  # frames resized to (H, W) before cropping (the paper: 128, 171)
     crop: int = 32  # side of the square crop fed to the network (the paper: 112)
-    dropout: float = 0.5  # dropout between the two layers of the classifier head (the paper: 0.9)
+    dropout: float = 0.0  # dropout between the two layers of the classifier head (the paper: 0.9)
     batch_size: int = 16  # training clips per step (the paper: 16)
     lr: float = 0.003  # peak learning rate: the course's Adam (the paper: SGD, 3e-3)
     scheduler: str = "cosine"  # cosine (to 0 over the time budget), none (constant) or onecycle (the paper)
@@ -214,8 +214,10 @@ nb.code(
 nb.md(
     """
     *What to notice:* the left column is this run, the right one the paper's (Sec. 4.2.2). The course's head is
-    smaller (128 hidden units) and less regularised (dropout 0.5, not 0.9): with a few hundred training videos
-    and a minute of training, the paper's dropout of 0.9 would leave the head almost nothing to learn from.
+    smaller (128 hidden units) and not regularised (no dropout; the paper's is 0.9): in a few minutes on a CPU the
+    tiny net *underfits* (its training accuracy stays close to its test accuracy), and dropout only slows it
+    down. Supervised training for 5 minutes reached 73–88 % video-level accuracy with dropout 0.5 and 81–95 %
+    without it (3 seeds each). Regularisation pays off in long runs that can overfit, like the paper's.
 
     ## 4. Fine-tune: pretrained vs random init
 
@@ -308,7 +310,7 @@ nb.md(
     | `checkpoint_path` | (06's or brief) | the STCLR / Simplified TCLR run | STCLR pretrained on Diving-48 | the SSL-only run |
     | `preset_name` | `course` | `paper` | `paper` | `paper` |
     | `clip_len`, `skip`, `resize`, `crop` | 8, 6, [40, 40], 32 | 16, 4, [128, 171], 112 | 16, 4, [128, 171], 112 | 16, 4, [146, 195], 128 |
-    | `dropout`, `batch_size`, `lr`, `weight_decay` | 0.5, 16, 3e-3 (Adam), 0 | 0.9, 16, 3e-3, 6e-3 | 0.9, 16, 3e-3, 6e-3 | 0.9, 16, 3e-3, 2e-3 |
+    | `dropout`, `batch_size`, `lr`, `weight_decay` | 0, 16, 3e-3 (Adam), 0 | 0.9, 16, 3e-3, 6e-3 | 0.9, 16, 3e-3, 6e-3 | 0.9, 16, 3e-3, 2e-3 |
     | `scheduler` | `cosine` | `onecycle` | `onecycle` | `onecycle` |
     | `epochs`, `time_budget_s` | 10, 25 | 460 (490 for UCF split 3), 0 | 460, 0 | 519, 0 |
     | `test_clips`, `test_crops` | 4, 1 | 10, 10 | 10, 10 | 10, 1 |
