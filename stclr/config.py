@@ -54,7 +54,8 @@ class DataConfig:
     short_policy: str = "fit"  # too-short videos: fit | loop | mirror (DESIGN §2)
     max_videos: int | None = None  # use only the first N videos of each subset (quick experiments)
     cache_mb: float = 0.0  # keep up to this many MB of whole decoded videos in memory per process (0 = off;
-    # the synthetic set is ~380 MB decoded and is otherwise decoded again every epoch: stclr.video.set_frame_cache)
+    # the synthetic set is ~380 MB decoded and is otherwise decoded again every epoch: stclr.video.set_frame_cache;
+    # it pays off with num_workers 0: each epoch's DataLoader workers start with an empty copy of their own)
 
     def __post_init__(self):
         _check_choices(self)
