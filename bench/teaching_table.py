@@ -32,15 +32,25 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-# What every row shares (the course preset, stclr.config): written under the table.
-SETTING = (
-    "Setting: the course preset (tiny R3D: one block per stage, widths 8/16/32/64; 8×32×32 clips; Adam 3e-3 "
-    "constant for pretraining; decoded videos cached in memory), 2 runs side by side with one torch thread each. "
-    "Fine-tuning and the supervised row: Adam 3e-3 with a cosine schedule over the budget, no dropout in the head, "
-    "8 frames at skip 6 from frames resized to 40×40 and cropped to 32, 10 test clips per video (centre crop). "
-    "Evaluation per row: retrieval with 10 clips at skip 4, a linear probe on frozen features. "
-    "64 test videos: one video is 1.6 points."
-)
+
+def setting() -> str:
+    """What every row shares, read from the course preset (stclr.config) so the text follows the preset."""
+    from stclr.config import preset
+
+    p, f, r = (preset("course", k) for k in ("pretrain", "finetune", "retrieval"))
+    head = "no dropout in the head" if not f.dropout else f"dropout {f.dropout:g} in the head"
+    return (
+        f"Setting: the course preset ({p.arch}: one block per stage, widths 8/16/32/64; {p.clip_len}×{p.size}×{p.size} "
+        f"clips, batch {p.batch_size}; {p.optimizer.capitalize()} {p.lr:g}, scheduler {p.scheduler}, for pretraining; "
+        "decoded videos cached in memory), 2 runs side by side with one torch thread each. Fine-tuning and the "
+        f"supervised row: {f.optimizer.capitalize()} {f.lr:g} with a {f.scheduler} schedule over the budget, {head} "
+        f"({f.hidden} hidden units), {f.clip_len} frames at skip {f.skip} from frames resized to "
+        f"{f.resize[0]}×{f.resize[1]} and cropped to {f.crop}, {f.test_clips} test clips × {f.test_crops} crop(s) "
+        f"per video. Evaluation per row: retrieval with {r.n_clips} clips at skip {r.skip}, a linear probe on frozen "
+        "features. 64 test videos: one video is 1.6 points."
+    )
+
+
 METHODS = ("supervised", "random", "ic", "simplified_tclr", "ssl", "stclr", "tclr")
 KS = (1, 5, 10, 20)
 
@@ -173,7 +183,7 @@ def table(rows: list[dict], args) -> str:
             cells = [", ".join(f"{by_seed[s][c]:.1f}" if s in by_seed else "–" for s in seeds)
                      for c in ("R@1", "finetune_video_acc")]
             lines.append(f"| {method} | " + " | ".join(cells) + " |")
-    lines += ["", SETTING]
+    lines += ["", setting()]
     meta = args.data / "meta.json"
     if meta.exists():
         m = json.loads(meta.read_text())

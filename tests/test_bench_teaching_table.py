@@ -49,5 +49,6 @@ def test_table_means_gains_and_per_seed_values(tmp_path):
                             "fine-tuning +15.0 points") for l in lines)
     assert "| supervised | 60.0, 70.0 | 90.0, 80.0 |" in lines
     assert "| stclr | 40.0, – | 70.0, – |" in lines
+    assert "no dropout in the head (128 hidden units), 8 frames at skip 6" in md  # read from the course preset
     assert "generator version 7, 8 classes × 40 videos of 96 frames at 64×64" in md
     assert md.splitlines()[-1].startswith("Written by `python bench/teaching_table.py --budget-s 300 ")
