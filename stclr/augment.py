@@ -14,6 +14,10 @@ Strengths (``build_train_augment(size, strength=...)``):
   with TCLR's reference strengths), grayscale (+ gamma) or channel drop, cutout.
 - ``"ssl"`` -- the SSL pretext's list (Sec. 4.2.1): random-sized crop, horizontal flip, Gaussian
   blur, grayscale, colour jitter. The paper gives no strengths; we use SimCLR's (documented below).
+- ``"light"`` -- a light set for small synthetic clips (the course preset): random resized crop keeping
+  70-100% of the frame, horizontal flip, mild colour jitter (0.1, p 0.5). At 32 px from 64-px frames TCLR's
+  crop (30-100%) often cuts the small moving sprite away, so the two views of a clip share too little for the
+  local-local loss (Eq. 3) to learn from; ``shared/DESIGN.md`` §5 has the measurements.
 - ``"finetune"`` -- the fine-tuning recipe (Sec. 4.2.2): resize to 128x171, random 112 crop, flip,
   mild colour jitter.
 - ``"none"`` -- resize the full frame to ``size``; no randomness.
@@ -59,7 +63,7 @@ __all__ = [
 KINETICS_MEAN = (0.43216, 0.394666, 0.37645)
 KINETICS_STD = (0.22803, 0.22145, 0.216989)
 
-STRENGTHS = ("tclr", "ssl", "finetune", "none")
+STRENGTHS = ("tclr", "light", "ssl", "finetune", "none")
 
 
 def _hw(size: int | Sequence[int]) -> tuple[int, int]:
@@ -402,6 +406,17 @@ def _ssl_transforms(size: tuple[int, int]) -> tuple[list[nn.Module], list[nn.Mod
     ]
 
 
+def _light_transforms(size: tuple[int, int]) -> tuple[list[nn.Module], list[nn.Module]]:
+    # Crop 0.7-1 keeps the sprite (radius 12-17% of the side) in view; jitter 0.1 keeps appearance a weak cue
+    # without hiding it. Measured on the synthetic set at 32 px: L_SLL leaves its chance plateau by step ~13-26
+    # with this set and not within 304 steps with TCLR's (issue 11; docs/benchmarks.md).
+    geometric = [
+        v2.RandomResizedCrop(size, scale=(0.7, 1.0), ratio=(3 / 4, 4 / 3), antialias=True),
+        v2.RandomHorizontalFlip(0.5),
+    ]
+    return geometric, [v2.RandomApply([_jitter(0.1, 0.1, 0.1, 0.1)], p=0.5)]
+
+
 def _finetune_transforms(size: tuple[int, int], resize: tuple[int, int]) -> tuple[list[nn.Module], list[nn.Module]]:
     # Sec. 4.2.2: resize to 128x171, random 112x112 crop, flip, colour jitter (strength unstated: mild).
     return [v2.Resize(resize, antialias=True), v2.RandomCrop(size), v2.RandomHorizontalFlip(0.5)], [
@@ -426,6 +441,8 @@ def build_train_augment(
     hw = _hw(size)
     if strength == "tclr":
         geometric, photometric = _tclr_transforms(hw)
+    elif strength == "light":
+        geometric, photometric = _light_transforms(hw)
     elif strength == "ssl":
         geometric, photometric = _ssl_transforms(hw)
     elif strength == "finetune":

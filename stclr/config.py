@@ -76,6 +76,10 @@ class PretrainConfig:
     temperature: float | None = None  # tau of h(u,v)=exp(cos/tau); None = the method's: 0.3 (STCLR family), 0.1 (tclr)
     weights: dict[str, float] = field(default_factory=dict)  # loss weights, e.g. {ic: 1, sll: 1, ssl: 1}
     proj_dim: int = 128  # projection head output d
+    augment: str = "tclr"  # local/global clip-view augmentation: tclr (TCLR's set, Sec. 4.2.2) | light | ssl | none
+    ssl_augment: str = "ssl"  # SSL tuple clips' augmentation: ssl (Sec. 4.2.1's list) | light | tclr | none
+    ssl_input: str = "frames"  # what the SSL tuple clips feed the backbone: frames | diff (adjacent-frame
+    # differences, the residual frames of Tao et al. 2020: speed becomes the size of what changes)
     # optimisation
     optimizer: str = "adam"  # adam | sgd
     lr: float = 1e-3
@@ -315,6 +319,10 @@ _PRESETS: dict[str, dict[str, dict]] = {
             "ssl_speeds": (1, 2, 4),
             "lr": 3e-3,  # the tiny net learns ~3x faster than at the paper's 1e-3 (retrieval R@1 57.8 vs 32.8 in 5 min)
             "batch_size": 16,
+            # TCLR's crop (30-100 % of the area) at 32 px often cuts the small moving sprite away: the two views
+            # of a clip then share too little for L_SLL, which stayed at chance for 304 steps on seeds 0-2; with
+            # "light" (crop 70-100 %, flip, mild colour) it leaves chance by step ~15-30 (DESIGN.md §5, issue 11).
+            "augment": "light",
             "epochs": 20,
             "scheduler": "none",  # constant: a time budget may end a course run anywhere
             "data": dict(_COURSE_DATA),
@@ -480,6 +488,9 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "protocol": tuple(RETRIEVAL_PROTOCOLS),
 }
 _POSITIVE = ("clip_len", "size", "batch_size", "accum_steps", "crop", "top_n", "eval_batch_size", "n_clips", "skip")
+    "augment": ("tclr", "light", "ssl", "finetune", "none"),  # stclr.augment.STRENGTHS
+    "ssl_augment": ("tclr", "light", "ssl", "finetune", "none"),
+    "ssl_input": ("frames", "diff"),
 
 
 def _check_choices(cfg) -> None:

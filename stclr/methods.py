@@ -87,6 +87,7 @@ def compute_losses(
     ic_variant: str | None = None,
     symmetric_sll: bool = False,
     gather: bool = False,
+    ssl_input: str = "frames",
 ) -> dict[str, torch.Tensor]:
     """Named losses of ``method`` on ``batch`` plus ``"total"`` = sum of ``weights[name] * loss`` (default 1).
 
@@ -94,8 +95,12 @@ def compute_losses(
     ``temperature`` defaults to 0.3 (STCLR family, Sec. 4.2.2) or 0.1 (TCLR). ``ic_variant``: ``"pair"``
     (Eq. 2, default except for tclr) or ``"tclr"`` (TCLR's all-local-pairs IC, plus the global-clip IC when
     the batch has global clips). ``symmetric_sll`` also uses view-b anchors in L_SLL (Eq. 3 has view a
-    only). ``gather`` all-gathers the IC negatives across DDP ranks (pair variant).
+    only). ``gather`` all-gathers the IC negatives across DDP ranks (pair variant). ``ssl_input``: ``"frames"``
+    (the paper) or ``"diff"``: the SSL tuple clips ``[B, 3, C, T, H, W]`` enter the backbone as adjacent-frame
+    differences ``[B, 3, C, T-1, H, W]`` (:func:`frame_differences`).
     """
+    if ssl_input not in ("frames", "diff"):
+        raise ValueError(f"ssl_input must be 'frames' or 'diff', got {ssl_input!r}")
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of {sorted(METHODS)}")
     missing = [k for k in BATCH_KEYS[method] if k not in batch]
@@ -109,10 +114,24 @@ def compute_losses(
     if ic_variant not in ("pair", "tclr"):
         raise ValueError(f"ic_variant must be 'pair' or 'tclr', got {ic_variant!r}")
 
+    if ssl_input == "diff" and "ssl_clips" in batch:
+        batch = {**batch, "ssl_clips": frame_differences(batch["ssl_clips"])}
     out = (_tclr if method == "tclr" else _stclr_family)(method, batch, model, tau, ic_variant, symmetric_sll, gather)
     weights = weights or {}
     out["total"] = sum(weights.get(k, 1.0) * v for k, v in out.items())
     return out
+
+
+def frame_differences(clips: torch.Tensor) -> torch.Tensor:
+    """Residual frames (Tao et al., 2020): ``[..., C, T, H, W]`` -> ``[..., C, T-1, H, W]``, frame t+1 minus frame t.
+
+    What stays still cancels and what moves remains, with a size that grows with the distance moved between
+    the two frames -- i.e. with the clip's speed, which is what the same-speed pretext (Sec. 3.3) asks about.
+    (Subtracting the clip's mean frame instead keeps the whole trajectory's silhouette, and in the course's
+    short runs the pretext then stays at chance on every seed; notebook 05.)"""
+    if clips.shape[-3] < 2:
+        raise ValueError(f"frame differences need at least 2 frames, got clips of shape {tuple(clips.shape)}")
+    return clips[..., 1:, :, :] - clips[..., :-1, :, :]
 
 
 def _pair_index(batch):

@@ -87,12 +87,13 @@ class LossModel(torch.nn.Module):
         super().__init__()
         self.model, self.method = model, cfg.method
         self.temperature, self.weights, self.gather = cfg.temperature, dict(cfg.weights) or None, gather
+        self.ssl_input = cfg.ssl_input
 
     def forward(self, batch: dict) -> dict[str, torch.Tensor]:
         from stclr.methods import compute_losses
 
         return compute_losses(self.method, batch, self.model, temperature=self.temperature, weights=self.weights,
-                              gather=self.gather)
+                              gather=self.gather, ssl_input=self.ssl_input)
 
 
 def build_optimizer(cfg, params) -> torch.optim.Optimizer:
@@ -173,6 +174,7 @@ def build_pretrain_data(cfg: PretrainConfig, rank: int = 0, world: int = 1):
     if rank != 0:
         D.barrier()  # let rank 0 probe and write the cache alone; the others then read it
     dataset = PretrainDataset(split, method=cfg.method, plan=cfg, size=cfg.size, seed=cfg.seed,
+                              augment=cfg.augment, ssl_augment=cfg.ssl_augment,
                               backend=cfg.data.backend, cache_file=cache)
     if rank == 0 and world > 1:
         D.barrier()

@@ -170,3 +170,16 @@ def test_grayscale_fires_at_its_rate_in_the_training_sets(strength):
         grey += int(torch.allclose(v[0], v[1], atol=1e-6) and torch.allclose(v[1], v[2], atol=1e-6))
     expected = {"tclr": 0.175, "ssl": 0.2}[strength]
     assert 0.4 * expected * 400 <= grey <= 2.0 * expected * 400, grey
+
+
+def test_light_crop_keeps_most_of_the_frame():
+    # "light" crops 70-100 % of the area (TCLR's set: 30-100 %): a bright square in the middle of the frame,
+    # 1/4 of the side, is always in view, and never the whole view.
+    frames = torch.zeros(4, 64, 64, 3, dtype=torch.uint8)
+    frames[:, 24:40, 24:40] = 255
+    torch.manual_seed(0)
+    light = build_train_augment(32, "light")
+    seen = [float(light(frames)[0].mean()) for _ in range(50)]
+    assert min(seen) > 0.04 and max(seen) < 0.2
+    tclr = build_train_augment(32, "tclr")
+    assert max(float(tclr(frames)[0].mean()) for _ in range(50)) > max(seen)  # TCLR's crop zooms in further

@@ -144,3 +144,13 @@ def test_engine_cli_resolves_and_reports(capsys):
     assert yaml.safe_load(capsys.readouterr().out)["random_init"] is True
     assert main(["finetune", "--print-config", "dropuot=0.5"]) == 2
     assert "dropuot" in capsys.readouterr().err
+
+
+def test_augmentation_settings_per_preset():
+    paper, course = preset("paper"), preset("course")
+    assert (paper.augment, paper.ssl_augment, paper.ssl_input) == ("tclr", "ssl", "frames")  # the paper's
+    assert course.augment == "light"  # TCLR's crop loses the sprite at 32 px (DESIGN.md §5)
+    with pytest.raises(ConfigError, match="augment"):
+        preset("course", augment="strong")
+    with pytest.raises(ConfigError, match="ssl_input"):
+        preset("course", ssl_input="residual")

@@ -172,3 +172,31 @@ def test_bf16_autocast_and_channels_last():
     out["total"].backward()
     assert calls[0].is_contiguous(memory_format=torch.channels_last_3d)
     assert all(p.grad is None or torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+def test_frame_differences_by_hand():
+    from stclr.methods import frame_differences
+
+    clips = torch.tensor([0.0, 1.0, 3.0, 6.0]).view(1, 1, 4, 1, 1).expand(2, 3, 4, 2, 2)  # [B, C, T, H, W]
+    d = frame_differences(clips)
+    assert d.shape == (2, 3, 3, 2, 2)
+    torch.testing.assert_close(d[0, 0, :, 0, 0], torch.tensor([1.0, 2.0, 3.0]))
+    with pytest.raises(ValueError, match="at least 2 frames"):
+        frame_differences(torch.zeros(1, 3, 1, 4, 4))
+
+
+def test_ssl_input_diff_feeds_frame_differences_to_the_ssl_head():
+    from stclr.methods import frame_differences
+
+    model, batch = _setup("stclr", T=6)
+    model.eval()
+    calls = _count_backbone_calls(model)
+    out = compute_losses("stclr", batch, model, ssl_input="diff")
+    # the SSL clips now have T - 1 frames: a second backbone call of their own shape
+    assert [c.shape[2] for c in calls] == [6, 5]
+    f = model.backbone(frame_differences(batch["ssl_clips"]).flatten(0, 1)).view(-1, 3, model.backbone.feature_dim)
+    torch.testing.assert_close(out["ssl"], L.same_speed_localization(model.ssl_head(f), batch["ssl_labels"]))
+    frames = compute_losses("stclr", batch, model)
+    torch.testing.assert_close(out["ic"], frames["ic"])  # the contrastive terms see the same clips either way
+    with pytest.raises(ValueError, match="ssl_input"):
+        compute_losses("stclr", batch, model, ssl_input="residual")
