@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The GPU checks and benchmarks, as one script for a lent GPU machine (about 5 minutes on an H100/H200).
+# The GPU checks and benchmarks, as one script for a lent GPU machine (about 5 minutes on an H100/H200, plus up
+# to 9 for bench/epoch.py, whose data generation alone takes a few minutes on 16 cores).
 #
 #   bash bench/gpu.sh                 # results under $OUT (default bench/_work/gpu)
 #
@@ -8,6 +9,9 @@
 # without them part 2 is skipped and says so. Nothing is fetched from the network.
 #   1. bench/train_step.py --mode gpu: R3D-18 16x112x112 batch 38, fp32 vs bf16 (channels_last_3d), peak memory;
 #      writes the train_step_gpu section into $OUT/benchmarks.md (copy it over docs/benchmarks.md afterwards).
+#   1b. bench/epoch.py --mode gpu (needs PyAV): whole STCLR / Simplified TCLR epochs on a generated UCF-like set
+#      (AVI and its H.264 copy; CPU vs device augmentation), activation checkpointing's memory and step time;
+#      writes the epoch_gpu section into $OUT/benchmarks.md.
 #   2. The engine on CUDA: course pretraining (bf16 autocast, channels_last_3d, cuDNN autotuning), an
 #      interruption + --resume, fine-tuning and retrieval from the checkpoint, then R3D-18 16x112x112 batch 38
 #      pretraining steps through the real loader (decode + augmentation in 12 workers) with clips/s and data wait.
@@ -29,6 +33,14 @@ status=0
 echo "== 1. train step (synthetic tensors)"
 timeout 280 $PY bench/train_step.py --mode gpu --out-md "$OUT/benchmarks.md" --json "$OUT/train_step_gpu.json" \
   || { echo "train_step.py failed ($?)"; status=1; }
+
+echo "== 1b. whole epochs (bench/epoch.py --mode gpu: UCF-like AVI + H.264 data, real loader, R3D-18 batch 38)"
+if $PY -c "import av" 2>/dev/null; then
+  timeout 540 $PY bench/epoch.py --mode gpu --out-md "$OUT/benchmarks.md" --json "$OUT/epoch_gpu.json" \
+    || { echo "epoch.py failed ($?)"; status=1; }
+else
+  echo "skipped bench/epoch.py: it needs PyAV to write and decode its videos (put an av wheel in .whl/)"
+fi
 
 echo "== 2. engine on CUDA"
 if ! $PY -c "import av" 2>/dev/null || [ ! -f data/synthetic/splits/trainlist01.txt ]; then

@@ -1,6 +1,6 @@
 """Every CPU benchmark, one after the other, each writing its section of docs/benchmarks.md (``make bench``).
 
-    python bench/run_all.py            # decode, loader, losses, train_step (about 10 minutes on 2 cores)
+    python bench/run_all.py            # decode, loader, losses, train_step, epoch (about 12 minutes on 2 cores)
     python bench/run_all.py --quick    # fewer repeats, for a smoke run
     python bench/run_all.py --teaching-table   # also the teaching table (about 70 minutes on 2 cores)
 
@@ -24,7 +24,7 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="pass --quick to the benchmarks that have it")
     ap.add_argument("--teaching-table", action="store_true", help="also run bench/teaching_table.py")
     args = ap.parse_args(argv)
-    runs = [["decode.py"], ["loader.py"], ["losses.py"], ["train_step.py", "--mode", "cpu"]]
+    runs = [["decode.py"], ["loader.py"], ["losses.py"], ["train_step.py", "--mode", "cpu"], ["epoch.py", "--mode", "cpu"]]
     if args.quick:
         runs = [r + ["--quick"] if r[0] in ("decode.py", "loader.py") else r for r in runs]
     if args.teaching_table:

@@ -20,6 +20,7 @@ Everything works with ``memory_format=torch.channels_last_3d`` and under bf16 au
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 import torch
@@ -43,20 +44,52 @@ class VideoBackbone(nn.Module):
     layer4 does not halve time), ``time_stride`` (T / T' after layer4).
     """
 
-    def __init__(self, stem: nn.Module, layers: Sequence[nn.Module], feature_dim: int, *, keeps_time: bool = False):
+    def __init__(self, stem: nn.Module, layers: Sequence[nn.Module], feature_dim: int, *, keeps_time: bool = False,
+                 checkpoint_activations: bool = False):
         super().__init__()
         self.stem = stem
         self.layer1, self.layer2, self.layer3, self.layer4 = layers
         self.feature_dim = feature_dim
         self.keeps_time = keeps_time
         self.time_stride = 4 if keeps_time else 8
+        self.checkpoint_activations = checkpoint_activations
 
     def forward(self, x: torch.Tensor, keep_time: bool = False) -> torch.Tensor:
         """``x [B, C, T, H, W]`` -> ``[B, D]``, or ``[B, D, T']`` with ``keep_time=True``."""
-        x = self.layer4(self.layer3(self.layer2(self.layer1(self.stem(x)))))
+        stages = (self.stem, self.layer1, self.layer2, self.layer3, self.layer4)
+        if self.checkpoint_activations and torch.is_grad_enabled():
+            for stage in stages:
+                x = _checkpointed(stage, x)
+        else:
+            for stage in stages:
+                x = stage(x)
         # Mean over H, W (then T) is exactly AdaptiveAvgPool3d(1) and is layout-agnostic (channels_last_3d).
         x = x.mean(dim=(3, 4))
         return x if keep_time else x.mean(dim=2)
+
+
+def _checkpointed(stage: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``stage(x)`` keeping only its input for backward: the stage's inner activations are recomputed
+    during backward (activation checkpointing; memory of one stage's activations at a time, for ~1/3 more
+    compute). BatchNorm layers would update their running statistics a second time while recomputing, so
+    the recompute runs inside :func:`_restore_bn_stats`: the model ends exactly as without checkpointing."""
+    from torch.utils.checkpoint import checkpoint
+
+    return checkpoint(stage, x, use_reentrant=False,
+                      context_fn=lambda: (contextlib.nullcontext(), _restore_bn_stats(stage)))
+
+
+@contextlib.contextmanager
+def _restore_bn_stats(module: nn.Module):
+    """Snapshot the BatchNorm buffers of ``module`` (running mean/var, batch count) and put them back after."""
+    saved = [(b, b.detach().clone()) for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+             for b in m.buffers()]
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for b, v in saved:
+                b.copy_(v)
 
 
 def _make_layer(inplanes: int, planes: int, blocks: int, stride: int) -> nn.Sequential:
@@ -102,9 +135,15 @@ def build_backbone(
     widths: Sequence[int] = (8, 16, 32, 64),
     layers: Sequence[int] = (1, 1, 1, 1),
     in_channels: int = 3,
+    checkpoint_activations: bool = False,
 ) -> VideoBackbone:
     """Build a backbone by name (see the module docstring). ``widths``, ``layers`` and ``in_channels`` apply
-    to the ``r3d_tiny*`` nets only (``r3d_18*`` is torchvision's architecture, 64/128/256/512, 2-2-2-2)."""
+    to the ``r3d_tiny*`` nets only (``r3d_18*`` is torchvision's architecture, 64/128/256/512, 2-2-2-2).
+
+    ``checkpoint_activations``: keep only each stage's input (stem, layer1..4) for backward and recompute the
+    rest while backpropagating (``torch.utils.checkpoint``, non-reentrant): the activation memory of the
+    training step drops to about one stage's, for one more forward pass of compute. Same loss, gradients
+    and BatchNorm statistics as without (tested); it has no effect under ``torch.no_grad()``."""
     if name not in BACKBONES:
         raise ValueError(f"unknown backbone {name!r}; expected one of {BACKBONES}")
     tclr = name.endswith("_tclr")
@@ -122,7 +161,7 @@ def build_backbone(
         )
         stages = [_make_layer(([w[0]] + w)[i], w[i], layers[i], 1 if i == 0 else 2) for i in range(4)]
         dim = w[-1]
-    backbone = VideoBackbone(stem, stages, dim, keeps_time=tclr)
+    backbone = VideoBackbone(stem, stages, dim, keeps_time=tclr, checkpoint_activations=checkpoint_activations)
     if not name.startswith("r3d_18"):
         _init_video_resnet(backbone)
     if tclr:

@@ -70,7 +70,7 @@ def build_pretrain_model(cfg: PretrainConfig) -> torch.nn.Module:
 
     if cfg.method == "tclr" and not cfg.arch.endswith("_tclr"):
         raise ConfigError(f"arch: method 'tclr' needs per-timestep features; use {cfg.arch}_tclr, not {cfg.arch!r}")
-    model = build_model(cfg.arch, proj_dim=cfg.proj_dim)
+    model = build_model(cfg.arch, proj_dim=cfg.proj_dim, checkpoint_activations=cfg.activation_checkpointing)
     losses = METHODS[cfg.method]
     if "ssl" not in losses:
         model.ssl_head = None
