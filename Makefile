@@ -4,10 +4,15 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.stclr-installed
+# JupyterLab defaults for the course (widget state saved with notebooks, arrow keys reach focused widgets)
+LABSET := $(VENV)/share/jupyter/lab/settings/overrides.d/stclr.json
 
 .PHONY: setup course test bench clean-runs
 
-setup: $(STAMP)
+setup: $(STAMP) $(LABSET)
+
+$(LABSET): stclr/labsettings.py $(STAMP)
+	$(BIN)/python -m stclr.labsettings
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -514,18 +514,30 @@ def _repo_root(start: Path) -> Path | None:
     return None
 
 
+# the kit this package was installed from (an editable install: the repository holding stclr/)
+_KIT_ROOT = Path(__file__).resolve().parents[1]
+
+
 def _resolve_notebook(name: str, recipe_dir: Path) -> Path:
-    """Recipes name notebooks relative to the recipe, the repository, or the current directory."""
+    """Recipes name notebooks relative to the recipe, the repository (the folder with ``pyproject.toml``), the
+    current directory, or by file name alone in the current directory (a notebook run from a copy of only
+    ``notebooks/``: its kernel works in the notebook's own folder), then the kit the package comes from."""
     path = Path(name).expanduser()
     if path.is_absolute():
         candidates = [path]
     else:
         repo = _repo_root(recipe_dir.resolve())
         candidates = [recipe_dir / path] + ([repo / path] if repo else []) + [Path.cwd() / path]
+        candidates += [Path.cwd() / path.name, _KIT_ROOT / path]
+    candidates = list(dict.fromkeys(candidates))
     for candidate in candidates:
         if candidate.is_file():
             return candidate.resolve()
-    raise RecipeError(f"notebook {name!r} not found; looked at: {', '.join(str(c) for c in candidates)}")
+    raise RecipeError(
+        f"notebook {name!r} not found; looked at: {', '.join(str(c) for c in candidates)}. Recipes name notebooks "
+        "relative to the kit's root (the folder with pyproject.toml). Copy the kit's notebooks/ and experiments/ "
+        "folders together, run from the folder that holds the notebook, or give the notebook's absolute path."
+    )
 
 
 def _check_keys(block: Mapping[str, Any], allowed: Sequence[str], where: str) -> None:
@@ -605,7 +617,10 @@ def load_recipe(
     try:
         data = yaml.safe_load(path.read_text())
     except OSError as e:
-        raise RecipeError(f"cannot read recipe {path}: {e}") from None
+        hint = ""
+        if not path.is_file() and (_KIT_ROOT / "experiments" / path.name).is_file():
+            hint = f"; the kit has one at {_KIT_ROOT / 'experiments' / path.name} (copy experiments/ with notebooks/)"
+        raise RecipeError(f"cannot read recipe {path}: {e}{hint}") from None
     except yaml.YAMLError as e:
         raise RecipeError(f"recipe {path} is not valid YAML: {e}") from None
     return recipe_from_dict(

@@ -53,6 +53,22 @@ def similarity_ranking(query_feats: torch.Tensor, gallery_feats: torch.Tensor, t
     return torch.cat(idx), torch.cat(sims)
 
 
+def similarity_zscores(query_feats: torch.Tensor, gallery_feats: torch.Tensor, sims: torch.Tensor, chunk: int = 1024):
+    """``sims`` (``[Q, top]`` cosine similarities, e.g. from :func:`similarity_ranking`) as z-scores: standard
+    deviations above each query's mean similarity to the whole gallery. Pooled CNN features share a large common
+    component, so raw cosine similarities all sit near 1; the z-score says how much a neighbour stands out. It is
+    monotonic in the similarity per query, so the ranking (and R@k) is unchanged."""
+    q = F.normalize(query_feats.float(), dim=1)
+    g = F.normalize(gallery_feats.float(), dim=1)
+    out = []
+    for lo in range(0, q.shape[0], chunk):
+        s = q[lo : lo + chunk] @ g.T
+        mean = s.mean(dim=1, keepdim=True)
+        std = s.std(dim=1, keepdim=True) if s.shape[1] > 1 else torch.ones_like(mean)
+        out.append((sims[lo : lo + chunk] - mean) / std.clamp_min(1e-12))
+    return torch.cat(out) if out else torch.empty_like(sims)
+
+
 def recall_at_k(
     query_feats: torch.Tensor,
     query_labels: torch.Tensor | Sequence[int],
@@ -247,6 +263,7 @@ def run_retrieval(cfg: RetrievalConfig) -> Path:
 
     recall = recall_at_k(q_feats, q_labels, g_feats, g_labels, cfg.ks)
     nn_idx, nn_sim = similarity_ranking(q_feats, g_feats, cfg.top_n)
+    nn_z = similarity_zscores(q_feats, g_feats, nn_sim)
     neighbours = [
         {
             "query": i,
@@ -256,6 +273,7 @@ def run_retrieval(cfg: RetrievalConfig) -> Path:
             "nn_paths": [train.items[j].path for j in nn_idx[i].tolist()],
             "nn_labels": [int(g_labels[j]) for j in nn_idx[i].tolist()],
             "nn_sims": [round(float(s), 5) for s in nn_sim[i]],
+            "nn_z": [round(float(z), 3) for z in nn_z[i]],
         }
         for i in range(len(test))
     ]

@@ -25,6 +25,7 @@ from stclr.batch import (
     expand_grid,
     expand_points,
     flatten,
+    load_recipe,
     notebook_parameters,
     params_hash,
     parse_overrides,
@@ -277,3 +278,18 @@ def test_parallel_jobs_pin_one_gpu_per_kernel(tmp_path):
     seen = {json.loads((recipe.out / f"x={x}" / "metrics.json").read_text())["env"]["CUDA_VISIBLE_DEVICES"] for x in (1, 2)}
     assert seen == {"0", "1"}
     assert {json.loads((recipe.out / f"x={x}" / "done.json").read_text())["gpu"] for x in (1, 2)} == {"0", "1"}
+
+
+def test_notebook_found_from_a_copy_of_only_the_notebooks_folder(tmp_path, monkeypatch):
+    # a recipe naming notebooks/NN.ipynb (relative to the kit's root), run by a kernel whose working directory is
+    # a copied notebooks/ folder elsewhere (no pyproject.toml above it): the notebook is found in that folder
+    copy = tmp_path / "elsewhere" / "notebooks"
+    copy.mkdir(parents=True)
+    (copy / "nb_copy_only.ipynb").write_bytes(GRID_NB.read_bytes())
+    monkeypatch.chdir(copy)
+    recipe = recipe_from_dict({"notebook": "notebooks/nb_copy_only.ipynb"}, recipe_dir=tmp_path / "elsewhere")
+    assert recipe.notebook == (copy / "nb_copy_only.ipynb").resolve()
+    with pytest.raises(RecipeError, match="Copy the kit's notebooks/ and experiments/"):
+        recipe_from_dict({"notebook": "notebooks/missing.ipynb"}, recipe_dir=tmp_path)
+    with pytest.raises(RecipeError, match="copy experiments/ with notebooks/"):
+        load_recipe(tmp_path / "demo_sparsity.yaml")

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from stclr.config import RetrievalConfig, preset
-from stclr.retrieval import extract_features, recall_at_k, run_retrieval, similarity_ranking
+from stclr.retrieval import extract_features, recall_at_k, run_retrieval, similarity_ranking, similarity_zscores
 
 
 def unit(deg: float) -> list[float]:
@@ -56,6 +56,22 @@ def test_ranking_order_and_ties():
     assert torch.all(sims[:, :-1] >= sims[:, 1:])
     tie = similarity_ranking(torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, 1.0], [1.0, 0.0], [1.0, 0.0]]), top=3)[0]
     assert tie.tolist() == [[1, 2, 0]]  # equal similarities: lower gallery index first
+
+
+def test_similarity_zscores_stand_out_where_cosines_do_not():
+    # features sharing one large common component: every cosine similarity is close to 1
+    g = torch.Generator().manual_seed(0)
+    common = torch.full((1, 16), 10.0)
+    gallery = common + 0.3 * torch.randn(50, 16, generator=g)
+    query = gallery[:3] + 0.05 * torch.randn(3, 16, generator=g)
+    idx, sims = similarity_ranking(query, gallery, top=5)
+    assert sims.min() > 0.99
+    z = similarity_zscores(query, gallery, sims)
+    assert idx[:, 0].tolist() == [0, 1, 2] and torch.all(z[:, 0] > 2)  # the true match stands out
+    assert torch.all(z[:, :-1] >= z[:, 1:])  # monotonic: the ranking is unchanged
+    full = torch.nn.functional.normalize(query, dim=1) @ torch.nn.functional.normalize(gallery, dim=1).T
+    expected = (full.max(1).values - full.mean(1)) / full.std(1)
+    assert z[:, 0].tolist() == pytest.approx(expected.tolist(), abs=1e-3)
 
 
 class _Videos(torch.utils.data.Dataset):
