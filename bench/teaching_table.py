@@ -1,22 +1,24 @@
 """The course's teaching table: what a fixed CPU budget of pretraining buys on the synthetic dataset.
 
-For each method and seed: pretrain the tiny R3D for a fixed wall-clock budget (``--budget-s``, default 300 s),
-then measure retrieval R@1/5/10/20 (test queries, train gallery), a linear probe and fine-tuning accuracy
-(video level). Rows:
+For each method and seed: pretrain the tiny R3D for a fixed number of optimiser steps (``--steps``, default 300,
+one batch of 16 videos each), then measure retrieval R@1/5/10/20 (test queries, train gallery), a linear probe and
+fine-tuning accuracy (video level, ``--finetune-epochs`` of 16 steps). Budgets are steps, not seconds, so the table
+does not depend on the machine's speed or load (issue 11). Rows:
 
 - ``supervised``: the upper bound -- the backbone trained WITH labels (fine-tuning from random init) for the
-  same budget; its retrieval uses that backbone, its fine-tune accuracy is its own test accuracy;
+  same number of optimiser steps; its retrieval uses that backbone, its fine-tune accuracy is its own test accuracy;
 - ``random``: no pretraining (a seeded random backbone);
 - ``ic``, ``simplified_tclr``, ``ssl``, ``stclr``, ``tclr``: self-supervised pretraining (``stclr.methods``).
 
 All SSL methods use the course preset (r3d_tiny, 8x32x32 clips, Adam at a constant 3e-3, decoded videos kept in
 memory), so the only difference between rows is the objective (TCLR pretrains on 16-frame clips: its global-local loss needs 4
 timesteps from the global clip). Mean +- std over seeds is written to ``docs/benchmarks.md`` (section
-``teaching_table``); raw numbers to ``<out>/results.json``.
+``teaching_table``); raw numbers to ``<out>/results.json``, and a figure of L_SLL, L_IC and L_SSL per step for each method (mean over
+seeds, against each loss's chance value) to ``docs/figures/teaching_table_losses.png``.
 
-    python bench/teaching_table.py                         # the table: 7 methods x 3 seeds, ~70 min on 2 cores
+    python bench/teaching_table.py                         # the table: 7 methods x 5 seeds, ~2.5 h on 2 cores
     python bench/teaching_table.py ... --resume bench/_work/teaching_table/<stamp>  # finish an interrupted one
-    python bench/teaching_table.py --budget-s 20 --seeds 0 --methods random stclr --finetune-budget-s 20  # quick
+    python bench/teaching_table.py --steps 20 --seeds 0 --methods random stclr --finetune-epochs 2  # quick
 """
 
 from __future__ import annotations
@@ -57,10 +59,9 @@ KS = (1, 5, 10, 20)
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--budget-s", type=float, default=300.0, help="pretraining wall-clock budget per run (seconds)")
-    p.add_argument("--finetune-budget-s", type=float, default=90.0, help="fine-tuning budget per run (seconds)")
-    p.add_argument("--finetune-epochs", type=int, default=1000, help="fine-tuning epochs (the budget ends the run first)")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--steps", type=int, default=300, help="pretraining optimiser steps per run (batches of 16 videos)")
+    p.add_argument("--finetune-epochs", type=int, default=25, help="fine-tuning epochs (16 optimiser steps each)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     p.add_argument("--data", type=Path, default=REPO / "data" / "synthetic", help="synthetic dataset (made if missing)")
     p.add_argument("--out", type=Path, default=REPO / "bench" / "_work" / "teaching_table")
@@ -88,7 +89,7 @@ def one_run(method: str, seed: int, args, out: Path) -> dict:
     tag = f"{method}-s{seed}"
     row: dict = {"method": method, "seed": seed}
     t0 = time.time()
-    ft_kw = dict(epochs=args.finetune_epochs, time_budget_s=args.finetune_budget_s, **common, **data)
+    ft_kw = dict(epochs=args.finetune_epochs, **common, **data)
     if (out / f"{tag}-pretrain").exists() or (out / f"{tag}-finetune").exists():  # a rerun after a crash
         import shutil
 
@@ -96,9 +97,9 @@ def one_run(method: str, seed: int, args, out: Path) -> dict:
             shutil.rmtree(d)
 
     if method == "supervised":
-        # Labels for the whole pretraining budget (the course's cosine schedule anneals over the budget).
-        ft = run_finetune(preset("course", "finetune", run_name=f"{tag}-finetune", epochs=100_000,
-                                 time_budget_s=args.budget_s, **common, **data))
+        # Labels for as many optimiser steps as the SSL rows pretrain (16 steps per epoch of the synthetic set).
+        ft = run_finetune(preset("course", "finetune", run_name=f"{tag}-finetune", epochs=max(1, round(args.steps / 16)),
+                                 **common, **data))
         checkpoint, row["pretrain_epochs"] = str(ft), json.loads((ft / "metrics.json").read_text())["epochs_trained"]
     elif method == "random":
         checkpoint, row["pretrain_epochs"], ft = None, 0, None
@@ -107,9 +108,12 @@ def one_run(method: str, seed: int, args, out: Path) -> dict:
         # time-keeping *_tclr net (the plan's global clip has the local clips' length), so TCLR pretrains on
         # 16-frame clips; evaluation uses the same 8-frame clips as every other row.
         extra = dict(arch="r3d_tiny_tclr", clip_len=16) if method == "tclr" else {}
-        pre = run_pretrain(preset("course", method=method, epochs=100_000, time_budget_s=args.budget_s,
+        pre = run_pretrain(preset("course", method=method, epochs=args.steps, max_steps_per_epoch=1,
                                   run_name=f"{tag}-pretrain", **extra, **common, **data))
-        checkpoint, row["pretrain_epochs"] = str(pre), len(read_jsonl(pre / "metrics.jsonl"))
+        logged = read_jsonl(pre / "metrics.jsonl")
+        checkpoint, row["pretrain_epochs"] = str(pre), len(logged)
+        row["loss_curves"] = {k: [r.get(f"loss_{k}") for r in logged] for k in ("sll", "ic", "ssl", "ll", "gl")
+                              if any(f"loss_{k}" in r for r in logged)}
         ft = None
     row["pretrain_s"] = round(time.time() - t0, 1)
 
@@ -141,12 +145,12 @@ def table(rows: list[dict], args) -> str:
     lines = [
         "## Teaching table (synthetic dataset, tiny R3D, fixed CPU budget)",
         "",
-        f"{machine_line()}. Pretraining budget {args.budget_s:.0f} s per run, fine-tuning up to "
-        f"{args.finetune_epochs} epochs / {args.finetune_budget_s:.0f} s; seeds {', '.join(map(str, args.seeds))}; "
+        f"{machine_line()}. Pretraining {args.steps} optimiser steps per run, fine-tuning "
+        f"{args.finetune_epochs} epochs; seeds {', '.join(map(str, args.seeds))}; "
         f"mean ± std over seeds. Retrieval: test videos query train videos (R@k, %). "
-        "`supervised` trains with labels for the same budget (an upper bound); `random` is no pretraining.",
+        "`supervised` trains with labels for the same number of steps (an upper bound); `random` is no pretraining.",
         "",
-        "| method | " + " | ".join(names.get(c, c) for c in cols) + " | pretrain epochs | minutes per seed |",
+        "| method | " + " | ".join(names.get(c, c) for c in cols) + " | pretrain steps | minutes per seed |",
         "|---|" + "---|" * (len(cols) + 2),
     ]
     for method in args.methods:
@@ -190,10 +194,45 @@ def table(rows: list[dict], args) -> str:
         c = m["config"]
         lines[-1] += (f" Data: the synthetic set, generator version {m.get('generator_version')}, {c['num_classes']} "
                       f"classes × {c['videos_per_class']} videos of {c['num_frames']} frames at {c['size']}×{c['size']}.")
-    lines += ["", f"Written by `python bench/teaching_table.py --budget-s {args.budget_s:g} --finetune-budget-s "
-                  f"{args.finetune_budget_s:g} --finetune-epochs {args.finetune_epochs} --seeds "
-                  f"{' '.join(map(str, args.seeds))} --methods {' '.join(args.methods)}`."]
+    if any(r.get("loss_curves") for r in rows):
+        lines += ["", "![L_SLL, L_IC and L_SSL per optimiser step, mean over seeds](figures/teaching_table_losses.png)"]
+    lines += ["", f"Written by `python bench/teaching_table.py --steps {args.steps} --finetune-epochs "
+                  f"{args.finetune_epochs} --seeds {' '.join(map(str, args.seeds))} --methods {' '.join(args.methods)}`."]
     return "\n".join(lines)
+
+
+def loss_figure(rows: list[dict], path: Path):
+    """L_SLL, L_IC and L_SSL per optimiser step, one line per method (mean over its seeds), each panel with the loss
+    of a uniform guess (course batch of 16 videos, N = 5 local clips): where each method leaves its plateau."""
+    import math
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    chance = {"sll": 5 * math.log(9), "ic": math.log(31), "ssl": math.log(4)}
+    titles = {"sll": "$L_{SLL}$ (Eq. 3)", "ic": "$L_{IC}$ (Eq. 2)", "ssl": "$L_{SSL}$ (Sec. 3.3)"}
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), layout="constrained")
+    for ax, key in zip(axes, ("sll", "ic", "ssl")):
+        for method in METHODS:
+            curves = [r["loss_curves"][key] for r in rows if r["method"] == method and key in r.get("loss_curves", {})]
+            if not curves:
+                continue
+            n = min(len(c) for c in curves)
+            y = np.nanmean(np.array([[np.nan if v is None else v for v in c[:n]] for c in curves], float), axis=0)
+            smooth = np.convolve(y, np.ones(5) / 5, mode="valid") if n >= 5 else y
+            ax.plot(np.arange(len(smooth)) + (n - len(smooth)) + 1, smooth, label=f"{method} ({len(curves)} seeds)")
+        ax.axhline(chance[key], color="black", linestyle="--", linewidth=1)
+        ax.annotate("uniform guess", (0.01, chance[key]), xycoords=("axes fraction", "data"), va="bottom", fontsize=8)
+        ax.set(title=titles[key], xlabel="optimiser step (mean of 5)")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8, frameon=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
 
 
 def main(argv=None) -> int:
@@ -228,9 +267,13 @@ def main(argv=None) -> int:
             results.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "rows": rows}, indent=2))
     md = table(rows, args)
     print(md)
+    if any(r.get("loss_curves") for r in rows):
+        loss_figure(rows, out / "losses.png")
     if not args.no_write:
-        from _report import write_section
+        from _report import BENCH_MD, write_section
 
+        if any(r.get("loss_curves") for r in rows):
+            loss_figure(rows, BENCH_MD.parent / "figures" / "teaching_table_losses.png")
         write_section("teaching_table", md)
     return 0
 

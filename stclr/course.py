@@ -41,6 +41,7 @@ __all__ = [
     "NOTEBOOK_PATTERN",
     "find_notebooks",
     "key_numbers",
+    "lesson_checks",
     "notebook_course_params",
     "run_course",
     "write_course_summary",
@@ -189,6 +190,59 @@ def key_numbers(notebooks: Sequence[Mapping[str, Any]]) -> list[tuple[str, str, 
     return rows
 
 
+def _get(d: Any, *keys: str) -> Any:
+    for k in keys:
+        if not isinstance(d, Mapping) or k not in d:
+            return None
+        d = d[k]
+    return d
+
+
+def lesson_checks(metrics: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The course's lessons, each checked on one run's numbers (issue 11, point 3). ``metrics``: notebook
+    number (``"05"``) -> that notebook's ``metrics.json``. Returns one dict per lesson whose notebook ran:
+    ``notebook``, ``lesson``, ``value`` (what the run measured, as text), ``target`` and ``ok`` (True, False,
+    or None where the run cannot decide it)."""
+    out: list[dict[str, Any]] = []
+
+    def add(nb, lesson, value, target, ok):
+        out.append({"notebook": nb, "lesson": lesson, "value": value, "target": target, "ok": ok})
+
+    m = metrics.get("05")
+    acc = _get(m, "train", "final_held_out_acc")
+    if acc is not None:
+        add("05", "the SSL head learns the pretext (held-out tuples)", f"{100 * acc:.1f} % accuracy after "
+            f"{_get(m, 'train', 'steps')} steps", ">= 50 % (chance 25 %)", 100 * acc >= 50)
+    m = metrics.get("06")
+    pre, rnd = _get(m, "retrieval", "pretrained", "R@1"), _get(m, "retrieval", "random", "R@1")
+    if pre is not None and rnd is not None:
+        add("06", "STCLR pretraining beats random init (retrieval R@1)", f"{pre:.1f} vs {rnd:.1f} ({pre - rnd:+.1f})",
+            ">= +15 points", pre - rnd >= 15)
+    if _get(m, "pretrain") is not None and "sll_left_chance_step" in m["pretrain"]:
+        step = m["pretrain"]["sll_left_chance_step"]
+        add("06", "L_SLL leaves its chance plateau (5-step mean < 0.9 x chance)",
+            f"at step {step}" if step else "never", "within the run", step is not None)
+    m = metrics.get("07")
+    pre, rnd = _get(m, "finetune", "pretrained", "video_accuracy"), _get(m, "finetune", "random", "video_accuracy")
+    if pre is not None and rnd is not None:
+        add("07", "fine-tuning from the STCLR checkpoint beats random init (video level)",
+            f"{pre:.1f} % vs {rnd:.1f} % ({pre - rnd:+.1f})", ">= +5 points", pre - rnd >= 5)
+    r = {k: _get(v, "R@1") for k, v in (_get(metrics.get("08"), "retrieval") or {}).items()}
+    if all(r.get(k) is not None for k in ("random", "ssl", "stclr", "simplified_tclr")):
+        base = max(r["random"], r["ssl"])
+        add("08", "STCLR and Simplified TCLR above random init and SSL-only (R@1)",
+            ", ".join(f"{k} {r[k]:.1f}" for k in ("random", "ssl", "simplified_tclr", "stclr")),
+            "both > max(random, ssl)", r["stclr"] > base and r["simplified_tclr"] > base)
+    points = _get(metrics.get("10"), "sparsity")
+    if points:
+        r1 = {g: v.get("R@1") for g, v in points.items() if isinstance(v, Mapping) and v.get("R@1") is not None}
+        if r1:
+            add("10", "sparsity points: a difference or not (one seed per point)",
+                ", ".join(f"{g} {v:.1f}" for g, v in r1.items()) + f" (range {max(r1.values()) - min(r1.values()):.1f})",
+                "the notebook says they cannot be told apart", None)
+    return out
+
+
 def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -230,6 +284,13 @@ def write_course_summary(out: Path, report: Mapping[str, Any]) -> Path:
         failed = ", ".join(f"`notebooks/{nb['notebook']}`" for nb in nbs if nb["status"] != "ok")
         if failed:
             lines += ["", f"Open the executed copy of a failed notebook at the cell named above: {failed}"]
+    lessons = lesson_checks({nb["notebook"][:2]: nb.get("metrics") or {} for nb in nbs})
+    if lessons:
+        mark = {True: "yes", False: "**no**", None: "–"}
+        lines += ["", "## Lessons (does this run show what the notebook teaches?)", "",
+                  "| notebook | lesson | this run | target | met |", "|---|---|---|---|---|"]
+        lines += [f"| {c['notebook']} | {c['lesson']} | {_fmt(c['value'])} | {c['target']} | {mark[c['ok']]} |"
+                  for c in lessons]
     keys = key_numbers(nbs)
     if keys:
         lines += ["", "## Key numbers", "", "| notebook | metric | value |", "|---|---|---|"]

@@ -51,4 +51,15 @@ def test_table_means_gains_and_per_seed_values(tmp_path):
     assert "| stclr | 40.0, – | 70.0, – |" in lines
     assert "no dropout in the head (128 hidden units), 8 frames at skip 6" in md  # read from the course preset
     assert "generator version 7, 8 classes × 40 videos of 96 frames at 64×64" in md
-    assert md.splitlines()[-1].startswith("Written by `python bench/teaching_table.py --budget-s 300 ")
+    assert md.splitlines()[-1].startswith("Written by `python bench/teaching_table.py --steps 300 --finetune-epochs 25 ")
+
+
+def test_loss_figure_from_per_step_curves(tmp_path):
+    tt = _load()
+    rows = [dict(_row("stclr", s, 40.0, 70.0), loss_curves={"sll": [11.0, 10.0, 9.0, 8.0, 7.0, 6.0], "ic": [3.4] * 6,
+                                                              "ssl": [1.39] * 6}) for s in (0, 1)]
+    rows.append(dict(_row("simplified_tclr", 0, 40.0, 70.0), loss_curves={"sll": [11.0] * 6, "ic": [3.0] * 6}))
+    path = tt.loss_figure(rows, tmp_path / "losses.png")
+    assert path.is_file() and path.stat().st_size > 10_000
+    args = tt.parse_args(["--seeds", "0", "1", "--methods", "stclr", "simplified_tclr", "--data", str(tmp_path)])
+    assert "figures/teaching_table_losses.png" in tt.table(rows, args)

@@ -136,3 +136,22 @@ def test_course_records_dataset_failures_and_leaves_foreign_folders_alone(tmp_pa
     report = json.loads((tmp_path / "o2" / "summary.json").read_text())
     assert rc == 1 and report["dataset"]["status"] == "present"
     assert (report["check"]["status"], report["check"]["message"]) == ("failed", "1 unreadable")
+
+
+def test_lesson_checks_against_hand_built_metrics():
+    from stclr.course import lesson_checks
+
+    metrics = {
+        "05": {"train": {"final_held_out_acc": 0.5, "steps": 160}},
+        "06": {"retrieval": {"random": {"R@1": 20.0}, "pretrained": {"R@1": 34.9}},
+               "pretrain": {"sll_left_chance_step": None}},
+        "07": {"finetune": {"random": {"video_accuracy": 50.0}, "pretrained": {"video_accuracy": 55.0}}},
+        "08": {"retrieval": {"random": {"R@1": 20.0}, "ssl": {"R@1": 30.0}, "simplified_tclr": {"R@1": 31.0},
+                             "stclr": {"R@1": 30.0}}},
+        "10": {"sparsity": {"low": {"R@1": 30.0}, "high": {"R@1": 35.0}}},
+    }
+    got = {(c["notebook"], c["lesson"][:20]): c["ok"] for c in lesson_checks(metrics)}
+    assert list(got.values()) == [True, False, False, True, False, None]  # 50 % meets ">= 50", +14.9 misses +15
+    assert [c["notebook"] for c in lesson_checks(metrics)] == ["05", "06", "06", "07", "08", "10"]
+    assert "range 5.0" in lesson_checks(metrics)[-1]["value"]
+    assert lesson_checks({"06": {}, "09": {"anything": 1}}) == []  # only what ran and measured

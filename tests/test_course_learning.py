@@ -1,0 +1,55 @@
+"""The course preset really learns: on the synthetic dataset the sparse local-local loss (Eq. 3) leaves its
+chance plateau within 40 optimiser steps, on every seed tried (issue 11).
+
+With TCLR's augmentation at 32 px (the course preset before issue 11) L_SLL stayed at ~11.1 (chance 5 ln 9 =
+10.99) for 304 steps on seeds 0-2: this test failed on that preset (``augment=tclr``) and passes on today's.
+It counts optimiser steps, not seconds, so a slow or loaded machine only makes it slower, never flaky.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+STEPS = 40
+SLL_CHANCE = 5 * math.log(9)  # N log(2N - 1) with N = 5 local clips: every candidate equally similar
+
+
+@pytest.fixture(scope="module")
+def synthetic() -> Path:
+    from stclr.data.synthetic import ensure_synthetic_dataset
+
+    root = REPO / "data" / "synthetic"  # the course's own dataset (the notebooks generate the same one)
+    ensure_synthetic_dataset(root, show_progress=False)
+    return root
+
+
+def sll_curve(root: Path, out: Path, seed: int, steps: int = STEPS, **overrides) -> list[float]:
+    """L_SLL of each optimiser step of a course-preset STCLR run (one step per logged epoch)."""
+    from stclr.config import preset
+    from stclr.runinfo import read_jsonl
+    from stclr.train import run_pretrain
+
+    # The first 40 of notebook 06's 160 cosine-annealed steps run at 85-100 % of the peak rate: a constant rate
+    # stands for them (a 40-step cosine run would anneal much sooner than the notebook does).
+    overrides = {"scheduler": "none", **overrides}
+    cfg = preset("course", "pretrain", epochs=steps, max_steps_per_epoch=1, seed=seed, cpu_threads=1,
+                 out_dir=str(out), show_progress=False, **{"data.root": str(root)}, **overrides)
+    rows = read_jsonl(run_pretrain(cfg) / "metrics.jsonl")
+    assert [r["step"] for r in rows] == list(range(1, steps + 1))
+    return [r["loss_sll"] for r in rows]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_local_local_loss_leaves_chance_within_40_steps(synthetic, tmp_path, seed):
+    from stclr.viz.results import first_below
+
+    sll = sll_curve(synthetic, tmp_path, seed)
+    assert sll[0] == pytest.approx(SLL_CHANCE, rel=0.1)  # it starts on the plateau ...
+    rows = [{"epoch": i, "loss_sll": v} for i, v in enumerate(sll)]
+    left = first_below(rows, "loss_sll", 0.9 * SLL_CHANCE, window=5)  # ... and leaves it (5-step mean)
+    assert left is not None, f"seed {seed}: L_SLL stayed above 0.9 x chance for {STEPS} steps: {[round(v, 2) for v in sll]}"
