@@ -155,3 +155,28 @@ def test_lesson_checks_against_hand_built_metrics():
     assert [c["notebook"] for c in lesson_checks(metrics)] == ["05", "06", "06", "07", "08", "10"]
     assert "range 5.0" in lesson_checks(metrics)[-1]["value"]
     assert lesson_checks({"06": {}, "09": {"anything": 1}}) == []  # only what ran and measured
+
+
+def test_reusable_pretraining_only_for_the_same_data_backbone_and_steps(tmp_path):
+    import json
+
+    import torch
+    import yaml
+
+    from stclr.course import pretraining_run, reusable_pretraining
+
+    data, other = tmp_path / "data", tmp_path / "other"
+    run = tmp_path / "out06" / "stclr-run"
+    run.mkdir(parents=True)
+    (run / "config.yaml").write_text(yaml.safe_dump({"arch": "r3d_tiny", "data": {"root": str(data)}}))
+    torch.save({"step": 160}, run / "last.pt")
+    out06 = tmp_path / "out06"
+    (out06 / "metrics.json").write_text(json.dumps({"pretrain": {"run_dir": str(run)}}))
+
+    assert pretraining_run(out06) == run and pretraining_run(run) == run
+    assert reusable_pretraining(out06, data, arch="r3d_tiny", steps=160) == run
+    assert reusable_pretraining(run, data) == run
+    assert reusable_pretraining(out06, other) is None  # another dataset's leftover never stands in
+    assert reusable_pretraining(out06, data, arch="r3d_18") is None
+    assert reusable_pretraining(out06, data, steps=8) is None
+    assert reusable_pretraining(tmp_path / "nothing", data) is None

@@ -281,6 +281,7 @@ def test_plot_batch_plan():
     n_ssl = sum(len(s.sample.clips) for s in plan.ssl)
     n_rows = sum(len(ax.get_yticklabels()) for ax in fig.axes)
     assert n_rows == 3 * (1 + 5) + n_ssl  # decode line + 5 local clips per video, + every SSL clip once
+    assert fig.get_size_inches()[1] <= vz.SCREEN_HEIGHT_IN  # fits a 1400x900 window at 100 %
     _render(fig)
     fig = vz.plot_batch_plan(plan_batch([1, 2], [96, 96], "tclr", cfg, seed=1))
     assert len(fig.axes) == 2
@@ -295,3 +296,17 @@ def test_plot_wrong_frames():
     assert len(fig.axes) == 2
     assert "3 of 10 frames wrong" in fig.axes[0].get_title() and "0 of 10" in fig.axes[1].get_title()
     _render(fig)
+
+
+def test_positive_is_nearest_by_hand():
+    import numpy as np
+    import pytest
+
+    from stclr.viz.data import positive_is_nearest
+
+    clips = [np.full((2, 4, 4, 3), v, np.uint8) for v in (0, 100, 200)]
+    assert positive_is_nearest(clips, clips) == 1.0  # identical views: every positive is at distance 0
+    shifted = [np.full((2, 4, 4, 3), v, np.uint8) for v in (0, 250, 200)]  # view b of clip 1 is far from its anchor
+    assert positive_is_nearest(clips, shifted) == pytest.approx(2 / 3)
+    with pytest.raises(ValueError):
+        positive_is_nearest(clips[:1], clips[:1])

@@ -137,6 +137,12 @@ def test_gallery_frames_and_neighbour_gallery(tmp_path):
     colors = {ax.get_title(): ax.spines["left"].get_edgecolor() for ax in fig.axes if ax.get_title()}
     assert colors["1. a (0.900)"][:3] == pytest.approx((0.0, 158 / 255, 115 / 255))  # green: same class
     assert colors["2. b (0.500)"][:3] == pytest.approx((213 / 255, 94 / 255, 0.0))  # red: another class
+    zfig = vr.plot_neighbour_gallery([{**rows[0], "nn_z": [3.25, -0.5]}], query_root=tmp_path,
+                                     gallery_root=tmp_path, classes=["a", "b"], k=2, frames=frames)
+    assert {"1. a (z +3.2)", "2. b (z -0.5)"} <= {ax.get_title() for ax in zfig.axes}
+    alone = vr.plot_neighbour_gallery([{**rows[0], "nn_paths": [], "nn_labels": []}], query_root=tmp_path, k=0,
+                                      frames=frames)
+    assert not alone.legends  # a query alone: no class legend with nothing to match
     # with the default frame loader, from the real file
     assert isinstance(vr.plot_neighbour_gallery(rows, query_root=tmp_path, gallery_root=tmp_path, k=1), Figure)
 
@@ -167,3 +173,22 @@ def test_plot_sweep():
     fig = vr.plot_sweep({"TCLR init": {1e-3: 80.0, 3e-3: (81.0, 0.5)}, "STCLR init": {1e-3: 79.0}},
                         xlabel="weight decay", ylabel="accuracy")
     assert isinstance(fig, Figure)
+
+
+def test_first_below_uses_the_running_mean():
+    from stclr.viz.results import first_below
+
+    rows = [{"epoch": i, "loss_sll": v} for i, v in enumerate([11.0, 11.0, 8.0, 11.0, 11.0, 9.0, 9.0, 9.0])]
+    assert first_below(rows, "loss_sll", 9.9) == 3  # one lucky batch counts without a window ...
+    assert first_below(rows, "loss_sll", 9.9, window=3) == 7  # ... not with one: (11 + 9 + 9) / 3 = 9.67 at 7
+    assert first_below(rows, "loss_sll", 5.0, window=3) is None
+    assert first_below([{"epoch": 0, "loss": 1.0}], "loss_sll", 5.0) is None  # not logged
+
+
+def test_loss_curves_reference_is_a_legend_entry_and_the_figure_fits_a_screen():
+    rows = [{"epoch": i, "loss": 15.0, "loss_ic": 3.0, "loss_sll": 11.0, "loss_ssl": 1.4} for i in range(6)]
+    fig = vr.plot_loss_curves(rows, uniform={"ic": 3.43, "sll": 10.99, "ssl": 1.39})
+    assert fig.get_size_inches()[0] <= 13.5  # four panels at 100 dpi inside a 1400-px viewport
+    for ax in fig.axes[1:4]:
+        assert "uniform guess" in ax.get_legend_handles_labels()[1]
+        assert not [t for t in ax.texts if t.get_text() == "uniform guess"]  # no label lying on the curves

@@ -41,6 +41,7 @@ nb.code(
     import torch
 
     from stclr.augment import STRENGTHS, build_train_augment, to_video
+    from stclr.config import preset
     from stclr.data.splits import load_split
     from stclr.data.synthetic import ensure_synthetic_dataset
     from stclr.runinfo import resolve_device, seed_everything, write_json
@@ -61,13 +62,13 @@ nb.params(
     out_dir: str = "../runs/notebooks/02_views_and_augmentation"  # metrics.json and figures go here
     device: str = "auto"  # auto, cpu, cuda or mps (nothing here needs a GPU)
     show_progress: bool = True  # progress bar while the dataset is generated
-    interactive: bool = True  # show the ipywidgets explorer (section 5)
+    interactive: bool = True  # show the ipywidgets explorer (section 6)
     seed: int = 0  # seeds the clip positions and the augmentations
     size: int = 64  # side of each view in pixels: the course uses 64, the paper 112
     clip_len: int = 8  # frames per clip (L)
     skip: int = 4  # skip rate of the example clip
     skips: str = "medium"  # skip preset of the sparse clips in section 3
-    strength: str = "tclr"  # augmentation set: tclr (contrastive losses), ssl (pretext), finetune or none
+    strength: str = "tclr"  # augmentation set: tclr (the paper's contrastive clips), light (the course's), ssl, finetune or none
     video_index: int = 0  # which training video the clips come from
     consistency_trials: int = 20  # random views per augmentation set in the consistency check
     """
@@ -257,7 +258,60 @@ nb.md(
     columns the clips come from other times and speeds of the *same* video (same look). To tell them apart the
     network cannot rely on appearance — it has to encode *when* and *how fast* things move.
 
-    ## 4. Is every frame of a view transformed the same way?
+    ## 4. How strong? The same set is not right at every size
+
+    TCLR's set was made for 112-pixel crops of 320 × 240 videos. The course trains on **32-pixel** clips cut
+    from 64-pixel frames: there a crop of 30–100 % of the area changes the framing of a view by up to 1.8× in
+    scale, and the two views of a clip rarely line up. The local–local loss (Eq. 3) must pick each clip's other
+    view out of $2N - 1$ candidates whose negatives are the *same video* at other times, with the same look. So
+    the strength is a setting (`PretrainConfig.augment`, and `ssl_augment` for the SSL clips): the `paper`
+    preset keeps `"tclr"`, the `course` preset uses `"light"` (crop 70–100 %, flip, mild colour jitter).
+
+    How much is left to match before any learning? `vz.positive_is_nearest` counts the anchors whose nearest
+    candidate in raw pixels is their own positive: 1 for unaugmented views, $1/(2N-1)$ by chance. For the sparse
+    clips of section 3, at the course's size, over 20 draws of the views:
+    """
+)
+
+nb.code(
+    """
+    course = preset("course")
+    torch.manual_seed(seed)
+    nearest = {}
+    for name in ("none", "light", "tclr"):
+        aug_s = build_train_augment(course.size, name)
+        nearest[name] = float(np.mean([vz.positive_is_nearest([aug_s(c) for c in clips], [aug_s(c) for c in clips])
+                                       for _ in range(20)]))
+    print(f"course preset: augment={course.augment!r} at {course.size} px | chance {1 / (2 * len(clips) - 1):.2f} |",
+          {k: round(v, 2) for k, v in nearest.items()})
+    """
+)
+
+nb.code(
+    """
+    torch.manual_seed(seed)
+    pairs = {}
+    for name in ("tclr", "light"):
+        aug_s = build_train_augment(course.size, name)
+        pairs[f"{name} view a"], pairs[f"{name} view b"] = aug_s(clip), aug_s(clip)
+    fig = vz.plot_clip_rows(pairs, max_frames=clip_len, title=f"View pairs at {course.size} px: TCLR's set vs the light set")
+    fig.savefig(out / "strengths.png", dpi=120)
+    fig
+    """
+)
+
+nb.md(
+    """
+    *What to notice:* the light pairs show the sprite in nearly the same framing; TCLR's pairs are zoomed and
+    shifted differently, and in raw pixels their positive is barely easier to find than by chance (the numbers
+    above). A network can still learn to match such views, but only after it has features that ignore scale and
+    position — which a fresh tiny network does not have, so the loss has no signal to start from. Measured on the
+    synthetic set (`shared/DESIGN.md` §5): with TCLR's set the local–local loss stayed at its chance value for 304
+    optimiser steps on three seeds; with the light set it left it within a few dozen steps (notebook 06 shows it,
+    `tests/test_course_learning.py` checks it on seeds 0–2). The paper's strong set is not wrong: it suits its
+    inputs, and in long runs it makes appearance a weak cue.
+
+    ## 5. Is every frame of a view transformed the same way?
 
     A clean test: feed a **static clip** (one frame repeated $T$ times). A clip-consistent augmentation keeps all
     output frames identical, whatever it draws; an augmentation drawn per frame makes them differ.
@@ -312,7 +366,7 @@ nb.code(
 
 nb.md(
     """
-    ## 5. Explore
+    ## 6. Explore
 
     Redraw the clip and its two views for any augmentation set and seed (runs only when `interactive` is true).
     Try `ssl` (the pretext's set, with blur and stronger colour jitter) and `finetune`.
@@ -336,11 +390,12 @@ nb.widget(
     """
 )
 
-nb.md("## 6. Results")
+nb.md("## 7. Results")
 
 nb.code(
     """
     metrics["views"] = {"shape": list(view_a.shape), "strength": strength, "clips": len(clips), "decoded_frames": int(len(union))}
+    metrics["positive_is_nearest"] = nearest
     write_json(out / "metrics.json", metrics)
     print(sorted(metrics), "->", "metrics.json")
     """,

@@ -286,21 +286,24 @@ monotonically: a value of $L_{IC}$ only means something together with its $\tau$
   chases one negative at a time, which is fragile (it may be a clip of the same action from another video, a
   *false* negative). TCLR uses $\tau = 0.1$, STCLR $0.3$ (Sec. 4.2.2); training runs at one fixed $\tau$.
 
-Move the slider to see one anchor's weights change with $\tau$ (run the notebook with `interactive = True`):
+Move the $\tau$ slider (log steps that pass through TCLR's 0.1 and STCLR's 0.3) or pick another anchor clip to see
+one anchor's weights change (run the notebook with `interactive = True`):
 """)
 
 nb.widget("""
 if interactive:
     import ipywidgets as widgets
 
+    from stclr.widgets import dropdown, tau_slider
+
     def show_anchor(tau=temperature, anchor=0):
         V.anchor_weights(cos[anchor], positive=int(partner[anchor]), temperatures=[tau], excluded=[anchor],
                          labels=names, title=f"anchor {names[anchor]}")
         plt.show()
 
-    widgets.interact(show_anchor,
-                     tau=widgets.FloatLogSlider(value=temperature, base=10, min=-2, max=0.5, step=0.05),
-                     anchor=widgets.IntSlider(value=0, min=0, max=2 * B - 1))
+    widgets.interact(show_anchor, tau=tau_slider(temperature),  # log steps through 0.1 and 0.3
+                     anchor=dropdown([(f"{n} (positive {names[int(partner[i])]})", i) for i, n in enumerate(names)],
+                                     0, description="anchor clip"))
 """)
 
 nb.md(r"""

@@ -246,11 +246,14 @@ if interactive:
         blk = torch.cat([za @ za.T, za @ zb.T], dim=1)
         V.similarity_matrix(blk, positives=positive, excluded=itself, row_labels=labels_a,
                             col_labels=labels_a + labels_b, col_splits=[N],
-                            title=f"L_SLL = {L.sparse_local_local(aa, bb, tau_).item():.3f}  (tau = {tau_:.2f})")
+                            title=f"L_SLL = {L.sparse_local_local(aa, bb, tau_).item():.3f}  (τ = {tau_:g})")
         plt.show()
 
-    widgets.interact(show_block, spread=widgets.FloatSlider(value=clip_spread, min=0.0, max=2.0, step=0.1),
-                     tau_=widgets.FloatLogSlider(value=tau, base=10, min=-1.5, max=0.3, step=0.05))
+    from stclr.widgets import STYLE, tau_slider
+
+    widgets.interact(show_block, spread=widgets.FloatSlider(value=clip_spread, min=0.0, max=2.0, step=0.1,
+                                                            description="clip spread", style=STYLE),
+                     tau_=tau_slider(tau, lo=0.03, hi=2.0))  # log steps through 0.1 and 0.3
 """)
 
 nb.md(r"""
@@ -297,13 +300,15 @@ nb.code("""
 za, zb = F.normalize(local[i], dim=1), F.normalize(local_b[i], dim=1)
 ll_block = torch.cat([za @ za.T, za @ zb.T], dim=1)  # [4, 8]
 eye4, none4 = torch.eye(T, dtype=torch.bool), torch.zeros(T, T, dtype=torch.bool)
-fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12.5, 4.4), layout="constrained", width_ratios=[2.1, 1])
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9.6, 4.0), layout="constrained", width_ratios=[2.1, 1])
 V.similarity_matrix(ll_block, positives=torch.cat([none4, eye4], 1), excluded=torch.cat([eye4, none4], 1),
                     row_labels=[f"local {t + 1}" for t in range(T)], col_splits=[T], colorbar=False, ax=ax1,
                     col_labels=[f"l{t + 1}" for t in range(T)] + [f"l'{t + 1}" for t in range(T)],
+                    xlabel="candidate: local clip (view a | view b)", ylabel="anchor (view a)",
                     title="local-local: 4 x 8 block (Eq. 3 on dense clips)")
 V.similarity_matrix(gl, positives=eye4, row_labels=[f"global t{t + 1}" for t in range(T)], ax=ax2,
-                    col_labels=[f"l{t + 1}" for t in range(T)], title="global-local: 4 x 4, rows and columns")
+                    col_labels=[f"l{t + 1}" for t in range(T)], xlabel="local clip", ylabel="global clip timestep",
+                    title="global-local: 4 x 4")
 plt.show()
 """)
 

@@ -19,6 +19,18 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 NOTEBOOKS = Path(__file__).resolve().parents[1]
 
 KERNELSPEC = {"display_name": "Python 3 (stclr)", "language": "python", "name": "python3"}
+# What JupyterLab writes into the notebook from the kernel's reply when it opens one: stored in full so a freshly
+# opened notebook is not marked modified before anything runs. ``version`` is the CI's Python (the kit's venv);
+# a kernel on another Python version fills in its own, which JupyterLab then counts as a change.
+LANGUAGE_INFO = {
+    "codemirror_mode": {"name": "ipython", "version": 3},
+    "file_extension": ".py",
+    "mimetype": "text/x-python",
+    "name": "python",
+    "nbconvert_exporter": "python",
+    "pygments_lexer": "ipython3",
+    "version": "3.11.7",
+}
 
 
 class Notebook:
@@ -64,7 +76,7 @@ class Notebook:
     def build(self) -> nbformat.NotebookNode:
         nb = new_notebook(cells=[nbformat.from_dict(dict(c)) for c in self.cells])
         nb.metadata["kernelspec"] = dict(KERNELSPEC)
-        nb.metadata["language_info"] = {"name": "python"}
+        nb.metadata["language_info"] = json.loads(json.dumps(LANGUAGE_INFO))
         expected = self.expected_outputs()
         # stable cell ids keep diffs small when a notebook is rebuilt
         for i, cell in enumerate(nb.cells):

@@ -255,6 +255,22 @@ def motion_energy(video: Any) -> np.ndarray:
     return np.abs(np.diff(f, axis=0)).mean(axis=(0, 3)).astype(np.float32)
 
 
+def positive_is_nearest(views_a: Sequence[Any], views_b: Sequence[Any]) -> float:
+    """How much a pair of views gives the local-local loss (Eq. 3) to match, before any learning: the share of
+    anchors ``views_a[p]`` whose nearest candidate in raw pixels (L2), among the ``2N - 1`` of Eq. 3 (every view b
+    and the other views a), is their own positive ``views_b[p]``. Chance is ``1 / (2N - 1)``; unaugmented views
+    give 1. Views: N clips in any layout :func:`as_frames` reads, all of one shape."""
+    if len(views_a) != len(views_b) or len(views_a) < 2:
+        raise ValueError("need the same number (at least 2) of views a and views b")
+    a = np.stack([as_frames(v).ravel() for v in views_a])
+    b = np.stack([as_frames(v).ravel() for v in views_b])
+    hits = 0
+    for p in range(len(a)):
+        candidates = np.concatenate([b, np.delete(a, p, axis=0)])  # the positive is row p
+        hits += int(np.argmin(((candidates - a[p]) ** 2).sum(axis=1)) == p)
+    return hits / len(a)
+
+
 def frame_spread(video: Any) -> np.ndarray:
     """For each frame, the largest absolute difference from the first frame (float ``[T]``, [0, 1] units).
     On a clip whose input frames are all identical, a clip-consistent transform keeps this at 0."""
@@ -302,6 +318,11 @@ def transform_showcase(size: int = 64) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------------------------------------------
 # Helpers for drawing
+
+
+# the tallest a figure should be to fit a 1400x900 browser window at 100 % with JupyterLab around it (inches at
+# the inline backend's 100 dpi)
+SCREEN_HEIGHT_IN = 6.6
 
 
 def _figure(width: float, height: float, **kw) -> Figure:
@@ -466,7 +487,9 @@ def plot_class_strips(strips: Mapping[str, Any], frame_indices: Sequence[int], *
     """
     names = list(strips)
     cols = len(frame_indices)
-    fig = _figure(1.05 * cols + 1.8, 1.2 * len(names) + 0.9)
+    width, height = 1.05 * cols + 1.8, 1.2 * len(names) + 0.9
+    fit = min(1.0, SCREEN_HEIGHT_IN / height)  # many classes: smaller frames, so the strip fits a screen
+    fig = _figure(width * fit, height * fit)
     axes = fig.subplots(len(names), cols, squeeze=False)
     kinds: dict[str, None] = {}
     for r, name in enumerate(names):
@@ -788,8 +811,14 @@ def plot_batch_plan(plan: Any, *, names: Sequence[str] | None = None, title: str
         for src, c in zip(s.rows, s.sample.clips):
             ssl_by_row[src].append((t, c))
     heights = [1 + len(v.local) + (1 if v.global_clip is not None else 0) + len(ssl_by_row[v.row]) for v in videos]
-    fig = _figure(10, 0.23 * sum(heights) + 0.7 * len(videos) + 0.6)
-    axes = fig.subplots(len(videos), 1, squeeze=False, height_ratios=heights)[:, 0]
+    ncols = 2 if len(videos) > 2 else 1  # panels side by side, so a batch fits a screen's height
+    nrows = -(-len(videos) // ncols)
+    row_heights = [max(heights[r * ncols:(r + 1) * ncols]) for r in range(nrows)]
+    fig = _figure(10, min(0.2 * sum(row_heights) + 0.75 * nrows + 0.6, SCREEN_HEIGHT_IN + 2.0))
+    grid = fig.subplots(nrows, ncols, squeeze=False, height_ratios=row_heights)
+    for ax in grid.flat[len(videos):]:
+        fig.delaxes(ax)
+    axes = list(grid.flat[:len(videos)])
     for ax, v in zip(axes, videos):
         n = v.num_frames
         labels = [f"decode ({len(v.frames)} frames)"]
@@ -810,16 +839,17 @@ def plot_batch_plan(plan: Any, *, names: Sequence[str] | None = None, title: str
                        edgecolor=_INK, linewidth=0.4, zorder=3)
             labels.append(label)
             y += 1
-        ax.set_yticks(range(len(labels)), labels, fontsize=7.5)
+        ax.set_yticks(range(len(labels)), labels, fontsize=8)
         ax.set_ylim(len(labels) - 0.4, -0.6)
         ax.set_xlim(-1, max(vv.num_frames for vv in videos))
         ax.axvspan(n - 0.5, ax.get_xlim()[1], color="#f2f2f2", zorder=0)
         name = names[v.row] if names is not None else f"video {v.index}"
-        ax.set_title(f"row {v.row}: {name} ({n} frames) \u2014 opened and decoded once", loc="left", fontsize=9.5)
+        ax.set_title(f"row {v.row}: {name} ({n} frames), decoded once", loc="left", fontsize=9)
         ax.grid(axis="x", alpha=0.25)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
-    axes[-1].set_xlabel("frame index")
+    for ax in grid[-1] if len(videos) % ncols == 0 else axes[-ncols:]:
+        ax.set_xlabel("frame index")
     c = plan.counts()
     fig.suptitle(title or f"Batch plan ({plan.method}): {c['videos']} videos, {c['videos_read']} decodes, "
                  f"{c['frames_to_decode']} frames", fontsize=11)

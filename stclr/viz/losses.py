@@ -174,6 +174,7 @@ def similarity_matrix(
     ax.set_yticks(range(R), list(row_labels) if row_labels is not None else range(R), fontsize=9)
     ax.tick_params(length=0)
     ax.xaxis.tick_top()
+    ax.xaxis.set_label_position("top")  # with the ticks, so the legend below never covers it
     if xlabel:
         ax.set_xlabel(xlabel)
     if ylabel:
@@ -526,7 +527,7 @@ def cost_bars(rows: Sequence[Mapping[str, Any]], x_gflops: float, *, title: str 
     ``loss_flops``); ``x_gflops``: X, the per-clip cost (258.84 in the paper)."""
     names = [r["method"] for r in rows]
     x = np.arange(len(rows))
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10.5, 3.8), layout="constrained")
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9.6, 3.8), layout="constrained")  # fits a 1400-px window
     clip_g = np.array([r["input_clips"] * x_gflops for r in rows])
     loss_g = np.array([r["loss_flops"] / 1e9 for r in rows])
     b = a1.bar(x, clip_g, color=PALETTE["sky"], width=0.6, label="input clips × X")
@@ -537,7 +538,7 @@ def cost_bars(rows: Sequence[Mapping[str, Any]], x_gflops: float, *, title: str 
     a1.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
     a1.set_ylim(0, clip_g.max() * 1.25)
     a1.set_title(f"one batch (X = {x_gflops:g} GFLOPs per clip)", fontsize=10)
-    a1.legend(frameon=False, fontsize=8.5, loc="upper left")
+    a1.legend(frameon=False, fontsize=8.5, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.12))  # below the data
     _tidy(a1)
     bottom = np.zeros(len(rows))
     for key in ("ic", "gl", "ll", "ssl"):
@@ -552,7 +553,7 @@ def cost_bars(rows: Sequence[Mapping[str, Any]], x_gflops: float, *, title: str 
     a2.set_ylabel("MFLOPs per batch")
     a2.set_ylim(0, bottom.max() * 1.2)
     a2.set_title("the losses alone", fontsize=10)
-    a2.legend(frameon=False, fontsize=8.5, ncol=4, loc="upper center")
+    a2.legend(frameon=False, fontsize=8.5, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.12))
     _tidy(a2)
     if title:
         fig.suptitle(title, fontsize=11)

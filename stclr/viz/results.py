@@ -160,8 +160,8 @@ def _column(rows: Sequence[Mapping[str, Any]], key: str) -> np.ndarray:
 
 
 def _reference(ax, value: float) -> None:
-    ax.axhline(value, color=PALETTE["query"], linestyle="--", linewidth=1.1, zorder=1)
-    ax.text(0.99, value, "uniform guess", transform=ax.get_yaxis_transform(), ha="right", va="bottom", fontsize=8)
+    # a legend entry, not a text on the line: the curves start on the line and a label there would cover them
+    ax.axhline(value, color=PALETTE["query"], linestyle="--", linewidth=1.1, zorder=1, label="uniform guess")
 
 
 def running_mean(y: Sequence[float], n: int) -> np.ndarray:
@@ -173,6 +173,14 @@ def running_mean(y: Sequence[float], n: int) -> np.ndarray:
         if np.isfinite(window).any():
             out[i] = np.nanmean(window)
     return out
+
+
+def first_below(rows: Sequence[Mapping[str, Any]], key: str, threshold: float, *, window: int = 1) -> int | None:
+    """The first epoch (1-based, as plotted) at which the running mean of ``key`` over ``window`` epochs is below
+    ``threshold``, or None. E.g. when L_SLL leaves its chance plateau: ``first_below(rows, "loss_sll", 0.9 * 5 *
+    log 9, window=5)`` (a window keeps one lucky batch from counting)."""
+    below = np.flatnonzero(running_mean(_column(rows, key), window) < threshold)
+    return int(_epochs(rows)[below[0]]) if below.size else None
 
 
 def _curve(ax, x, y, color, label, smooth: int) -> None:
@@ -211,7 +219,7 @@ def plot_loss_curves(
         for rows in named.values():
             comps += [c for c in loss_components(rows) if c not in comps]
     n = 1 + len(comps)
-    fig, axes = _figure(3.6 * n + 0.4, 3.3, ncols=n, squeeze=False)
+    fig, axes = _figure(min(3.6 * n + 0.4, 13.5), 3.3, ncols=n, squeeze=False)  # fits a 1400-px wide notebook
     axes = axes[0]
     ax = axes[0]
     for k, (name, rows) in enumerate(named.items()):
@@ -251,6 +259,8 @@ def plot_loss_curves(
             _curve(ax, _epochs(rows), y, color, name if many else None, smooth)
         if uniform and comp in uniform:
             _reference(ax, uniform[comp])
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(frameon=False, fontsize=8, loc="best")
         ax.set_title(LOSS_NAMES.get(comp, comp), fontsize=10)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
@@ -405,7 +415,8 @@ def plot_grouped_bars(
     if percent:
         ax.set_ylim(0, 105)
         ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(100))
-    ax.legend(frameon=False, fontsize=8.5, ncol=min(len(series) + (chance is not None), 5), loc="upper left")
+    # beside the axes, never over the bars (which may reach 100 %)
+    ax.legend(frameon=False, fontsize=8.5, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     _tidy(ax)
     if title:
         ax.set_title(title, fontsize=10.5)
@@ -541,10 +552,14 @@ def plot_neighbour_gallery(
     """Query videos and their ``k`` nearest training videos, one row per entry of ``rows``.
 
     Each row is one entry of the ``neighbours`` list of a retrieval ``metrics.json`` (``path``, ``label``,
-    ``nn_paths``, ``nn_labels`` and optionally ``nn_sims``); paths are relative to ``query_root`` /
+    ``nn_paths``, ``nn_labels`` and optionally ``nn_z`` or ``nn_sims``); paths are relative to ``query_root`` /
     ``gallery_root``. Each video is drawn as its first and middle frame (``frames(path)``, by default
     :func:`gallery_frames`); a neighbour's border is green when its class is the query's, red otherwise.
+    A neighbour's number is ``nn_z`` when given: its cosine similarity in standard deviations above the query's
+    mean similarity to the whole gallery (raw cosine similarities of pooled CNN features are all close to 1,
+    because the features share one large common component, so they say little; the z-score is what stands out).
     Give ``row_labels`` (e.g. the model) to compare models on the same query, as in the paper's Fig. 10-11.
+    The class legend is drawn only when there are neighbours (``k > 0``).
     """
     load = frames or gallery_frames
     qroot = Path(query_root) if query_root is not None else Path()
@@ -564,7 +579,8 @@ def plot_neighbour_gallery(
     for r, entry in enumerate(rows):
         q_label = int(entry["label"])
         cells = [(qroot / entry["path"], q_label, None, True)]
-        sims = list(entry.get("nn_sims") or [None] * len(entry["nn_paths"]))
+        z = entry.get("nn_z")
+        sims = list(z or entry.get("nn_sims") or [None] * len(entry["nn_paths"]))
         cells += [(groot / p, int(lab), s, False) for p, lab, s in
                   list(zip(entry["nn_paths"], entry["nn_labels"], sims))[:k]]
         for c in range(k + 1):
@@ -583,13 +599,17 @@ def plot_neighbour_gallery(
             if is_query:
                 text = f"query: {name(lab)}"
             else:
-                text = f"{c}. {name(lab)}" + (f" ({sim:.3f})" if sim is not None else "")
+                shown = "" if sim is None else f" (z {sim:+.1f})" if z else f" ({sim:.3f})"
+                text = f"{c}. {name(lab)}" + shown
             ax.set_title(text, fontsize=8, color=color, pad=3)
         if row_labels is not None:
             axes[r, 0].set_ylabel(row_labels[r], fontsize=9, rotation=0, ha="right", va="center", labelpad=8)
-    handles = [Line2D([], [], color=PALETTE["correct"], linewidth=4, label="same class as the query"),
-               Line2D([], [], color=PALETTE["wrong"], linewidth=4, label="another class")]
-    fig.legend(handles=handles, loc="outside lower center", ncol=2, frameon=False, fontsize=8.5)
+    if k > 0:
+        handles = [Line2D([], [], color=PALETTE["correct"], linewidth=4, label="same class as the query"),
+                   Line2D([], [], color=PALETTE["wrong"], linewidth=4, label="another class")]
+        if any(e.get("nn_z") for e in rows):
+            handles.append(Line2D([], [], color="none", label="z: similarity in std. dev. above the query's mean"))
+        fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), frameon=False, fontsize=8.5)
     if title:
         fig.suptitle(title, fontsize=11)
     return fig
