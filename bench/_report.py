@@ -30,12 +30,13 @@ def machine_line() -> str:
     )
 
 
-def write_section(name: str, body: str) -> None:
-    """Replace (or append) the section ``name`` of docs/benchmarks.md with ``body`` (markdown)."""
-    text = BENCH_MD.read_text() if BENCH_MD.exists() else HEADER
+def write_section(name: str, body: str, path: str | Path | None = None) -> None:
+    """Replace (or append) the section ``name`` of docs/benchmarks.md (or of ``path``) with ``body`` (markdown)."""
+    target = Path(path) if path is not None else BENCH_MD
+    text = target.read_text() if target.exists() else HEADER
     begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
     block = f"{begin}\n{body.rstrip()}\n{end}"
     pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
-    BENCH_MD.parent.mkdir(parents=True, exist_ok=True)
-    BENCH_MD.write_text(text)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)

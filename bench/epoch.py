@@ -554,11 +554,7 @@ def main(argv=None) -> dict:
         args.json.write_text(json.dumps(out, indent=1, default=str))
     if not args.no_write:
         name = "epoch_cpu" if cpu else "epoch_gpu"
-        default, _report.BENCH_MD = _report.BENCH_MD, Path(args.out_md)
-        try:
-            write_section(name, body)
-        finally:
-            _report.BENCH_MD = default
+        write_section(name, body, args.out_md)
         print(f"\nwrote the '{name}' section of {args.out_md}")
     out["body"] = body
     return out

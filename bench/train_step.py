@@ -285,11 +285,7 @@ def main(argv=None) -> dict:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=1))
     if not args.no_write and (cpu or device.type == "cuda"):  # a gpu-path smoke test on a CPU never writes
-        default, _report.BENCH_MD = _report.BENCH_MD, Path(args.out_md)
-        try:
-            write_section(name, body)
-        finally:
-            _report.BENCH_MD = default
+        write_section(name, body, args.out_md)
         print(f"\nwrote the '{name}' section of {args.out_md}")
     return result
 
