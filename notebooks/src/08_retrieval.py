@@ -223,9 +223,11 @@ nb.md(
     not chance; one query is worth 100 / number of queries points (1.6 here). The lines printed above give
     each model's gain after the same number of optimiser steps. Over seeds 0–4 (`docs/benchmarks.md`, "course
     seeds"), STCLR beat random init by +15.6 to +26.6 points and SSL-only on every seed; Simplified TCLR beat
-    random init on every seed (+6.2 to +28.1) but not SSL-only on seed 0 (28.1 against 29.7, one query): there its
-    local–local loss left its plateau only at step 39, against step 22 for STCLR, so it had fewer steps to learn
-    from. Check your own run's loss curves the same way (`vr.read_jsonl` on the run folders printed above). The SSL-only row shows what
+    random init on every seed (+6.2 to +28.1) but not SSL-only on seed 0 (28.1 against 29.7, one query). There its
+    local–local loss left its plateau at step 39, against step 22 for STCLR; but on seed 4 it left at step 40 too
+    and still reached 54.7, so a late start is not the whole story: on 64 queries, one query is within what the
+    seed alone moves. Check your own run's loss curves the same way (`vr.read_jsonl` on the run folders printed
+    above). The SSL-only row shows what
     training moves *without* learning its task: in these short engine runs its pretext loss stays at
     $\\log 4$ (notebook 05 shows why, and what it takes to learn it), yet its R@1 drifts a few points away from
     random init, because its weights and BatchNorm statistics change. The paper's numbers come from 400 epochs
