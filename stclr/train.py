@@ -322,6 +322,13 @@ def _pretrain(cfg: PretrainConfig) -> Path:
         epochs = range(0)  # a resumed run whose budget is already spent: train nothing (raise the budget to go on)
         if dist.is_main and cfg.show_progress:
             print(f"time budget of {cfg.time_budget_s:.0f}s already spent ({elapsed0:.0f}s trained): nothing to do")
+    # Epochs of one or a few steps (the course's: one step each) get ONE bar over the run instead of a bar and a
+    # line per epoch: 160 single-step epochs printed ~2000 messages, more than a kernel's output queue keeps
+    # while a cell runs (nbval then never saw the cell finish).
+    show = cfg.show_progress and dist.is_main
+    per_epoch = steps_per_epoch > 4
+    run_bar = tqdm(total=len(epochs), desc="steps" if steps_per_epoch == 1 else "epochs", disable=not show or per_epoch,
+                   leave=False, dynamic_ncols=True)
     for epoch in epochs:
         i = start_batch
         if not start_batch:
@@ -338,7 +345,7 @@ def _pretrain(cfg: PretrainConfig) -> Path:
         loader_stats = LoaderStats()
         ddp_model.train()
         bar = tqdm(total=steps_per_epoch, initial=i, desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                   disable=not (cfg.show_progress and dist.is_main), leave=False, dynamic_ncols=True)
+                   disable=not show or not per_epoch, leave=False, dynamic_ncols=True)
         t_wait = time.perf_counter()
         for batch in loader_stats.track(batches):
             wait = time.perf_counter() - t_wait  # time the step waited for data: >0 means the loader is behind
@@ -411,10 +418,13 @@ def _pretrain(cfg: PretrainConfig) -> Path:
         save(epoch + 1, 0, None, sampler.state_dict())
         if improved:
             save(epoch + 1, 0, None, sampler.state_dict(), ckpt_lib.BEST)
-        if dist.is_main and cfg.show_progress:
+        run_bar.update(1)
+        run_bar.set_postfix(loss=f"{epoch_loss:.4f}", lr=f"{row['lr']:.1e}", refresh=False)
+        if show and (per_epoch or epoch + 1 == cfg.epochs):
             print(f"epoch {epoch + 1}/{cfg.epochs}  loss {epoch_loss:.4f}  lr {row['lr']:.2e}  "
                   f"{row['clips_per_s'] or 0:.1f} clips/s  data wait {stats.wait_s:.1f}s")
         if cfg.time_budget_s is not None and D.any_rank(elapsed0 + time.time() - t_start >= cfg.time_budget_s, device):
             break  # the budget ran out at an epoch's end
+    run_bar.close()
     D.barrier()
     return run_dir
