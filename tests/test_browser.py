@@ -18,15 +18,14 @@ import json
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import nbformat
 import pytest
+
+from _lab import request, serve_lab
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -61,17 +60,9 @@ def find_chromium() -> str | None:
     return next((p for p in MAC_BROWSERS if Path(p).exists()), None)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _api(url: str, method: str = "GET"):
-    req = urllib.request.Request(url, method=method, headers={"Authorization": f"token {TOKEN}"})
-    with urllib.request.urlopen(req, timeout=30) as r:
-        body = r.read().decode()
-        return r.status, (json.loads(body) if body else None)
+    status, body = request(url, TOKEN, method)
+    return status, (json.loads(body) if body else None)
 
 
 def set_parameters(nb: nbformat.NotebookNode, values: dict) -> None:
@@ -111,38 +102,14 @@ def workdir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def lab(workdir, tmp_path_factory):
     """JupyterLab from this environment (its settings overrides included), clean user settings and workspaces."""
-    port = _free_port()
     home = tmp_path_factory.mktemp("jupyter-home")
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(home / "config"), "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
-           "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"), "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces")}
-    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1", "--allow-root",
-           f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={workdir}", "--LabApp.news_url=",
-           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
     news = home / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     news.parent.mkdir(parents=True)
     news.write_text('{"fetchNews": "false", "checkForUpdates": false}')  # no "get notified about news?" toast
-    log = open(home / "lab.log", "w")
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, text=True, cwd=workdir)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"jupyter lab exited: {(home / 'lab.log').read_text()[-2000:]}")
-        try:
-            if _api(f"{base}/api/status")[0] == 200:
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("jupyter lab did not answer within 90 s")
-    yield base
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    env = {"JUPYTERLAB_SETTINGS_DIR": str(home / "settings"), "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces")}
+    args = ("--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate")
+    with serve_lab(workdir, home, TOKEN, args=args, env=env) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")

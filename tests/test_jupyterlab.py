@@ -5,61 +5,26 @@ own output is checked by executing the notebooks: tests/test_notebooks.py and nb
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from _lab import request, serve_lab
+
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "stclr-test"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _get(url: str, method: str = "GET"):
-    req = urllib.request.Request(url, method=method, headers={"Authorization": f"token {TOKEN}"})
-    with urllib.request.urlopen(req, timeout=30) as r:
-        body = r.read().decode()
-        return r.status, body
+    return request(url, TOKEN, method)
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    port = _free_port()
-    home = tmp_path_factory.mktemp("jupyter-home")
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(home / "config"), "JUPYTER_RUNTIME_DIR": str(home / "runtime")}
-    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-           "--allow-root", f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={ROOT}"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"jupyter lab exited: {proc.stdout.read()[-2000:]}")
-        try:
-            if _get(f"{base}/api/status")[0] == 200:
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("jupyter lab did not answer within 90 s")
-    yield base
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with serve_lab(ROOT, tmp_path_factory.mktemp("jupyter-home"), TOKEN) as base:
+        yield base
 
 
 def test_lab_lists_and_opens_every_notebook(lab):
