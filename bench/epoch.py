@@ -158,25 +158,14 @@ def make_cfg(args, method: str, root: Path) -> PretrainConfig:
 
 
 def build_loader(cfg: PretrainConfig, augment: str, decode_hw):
-    """(loader, sampler): the engine's (``build_pretrain_data``), or its raw-clip twin for device augmentation."""
+    """(loader, sampler): the engine's (``build_pretrain_data``); with ``augment="gpu"`` its ``augment_on="device"``
+    loader, which only decodes (to ``decode_hw``) and cuts uint8 clips."""
     from stclr.train import build_pretrain_data
 
-    if augment == "cpu":
-        loader, sampler, _ = build_pretrain_data(cfg)
-        return loader, sampler
-    from stclr.augment_gpu import raw_clip
-    from stclr.config import config_hash, to_dict
-    from stclr.data.loader import PretrainDataset, make_pretrain_loader
-    from stclr.retrieval import load_subset
-
-    split = load_subset(cfg.data, "train")
-    cache = Path(cfg.out_dir) / ".cache" / f"frames-{config_hash(to_dict(cfg.data), ignore={'num_workers'})}.json"
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    ds = PretrainDataset(split, method=cfg.method, plan=cfg, size=decode_hw, seed=cfg.seed, augment=raw_clip,
-                         ssl_augment=raw_clip, out_dtype=None, decode_size=decode_hw, backend=cfg.data.backend,
-                         cache_file=cache)
-    return make_pretrain_loader(ds, cfg.batch_size, num_workers=cfg.data.num_workers, seed=cfg.seed,
-                                pin_memory=torch.cuda.is_available())
+    if augment == "gpu":
+        cfg = dataclasses.replace(cfg, augment_on="device", decode_size=tuple(decode_hw))
+    loader, sampler, _ = build_pretrain_data(cfg)
+    return loader, sampler
 
 
 def reset_peak_rss() -> None:

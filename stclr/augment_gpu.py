@@ -28,10 +28,11 @@ Supported ops: what ``build_train_augment`` uses for the ``tclr``, ``light``, ``
 Shapes: clips uint8 ``[V, T, H, W, 3]`` (what the decoder gives) or ``[V, C, T, H, W]`` (what
 :func:`raw_clip` makes in the loader); output float ``[V, C, T, h, w]``.
 
-Wiring (an option; the training defaults are unchanged): a :class:`stclr.data.loader.PretrainDataset`
-with ``augment=raw_clip, ssl_augment=raw_clip, out_dtype=None, size=decode_hw, decode_size=decode_hw``
-yields un-augmented uint8 clips (both views the same) and :class:`DeviceAugment` turns the moved batch
-into the usual float batch on the device (``bench/epoch.py --augment gpu``).
+Wiring (an option; the training defaults are unchanged): ``PretrainConfig(augment_on="device")``. The
+engine's :class:`stclr.data.loader.PretrainDataset` then gets ``augment=raw_clip, ssl_augment=raw_clip,
+out_dtype=None, size=decode_hw, decode_size=decode_hw`` and yields un-augmented uint8 clips (both views the
+same), and :class:`DeviceAugment` turns the moved batch into the usual float batch on the device
+(``stclr.train``; ``bench/epoch.py --augment gpu``).
 """
 
 from __future__ import annotations
@@ -397,9 +398,10 @@ class DeviceAugment:
         self.ssl = A.build_train_augment(size, ssl_strength, normalize)
         self.seed = int(seed)
 
-    def __call__(self, batch: dict, epoch: int = 0, step: int = 0) -> dict:
+    def __call__(self, batch: dict, epoch: int = 0, step: int = 0, key: int = 0) -> dict:
+        """``key``: one more seed part (the DDP rank: ranks hold different videos and must not share crops)."""
         out = dict(batch)
-        key = int(np.random.SeedSequence([self.seed, int(epoch), int(step), 0xD1A]).generate_state(1)[0])
+        key = int(np.random.SeedSequence([self.seed, int(epoch), int(step), 0xD1A, int(key)]).generate_state(1)[0])
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(key)
             if "clips" in batch:

@@ -80,6 +80,11 @@ class PretrainConfig:
     ssl_augment: str = "ssl"  # SSL tuple clips' augmentation: ssl (Sec. 4.2.1's list) | light | tclr | none
     ssl_input: str = "frames"  # what the SSL tuple clips feed the backbone: frames | diff (adjacent-frame
     # differences, the residual frames of Tao et al. 2020: speed becomes the size of what changes)
+    augment_on: str = "loader"  # where clip views are augmented: loader (CPU, in the DataLoader workers) | device
+    # (stclr.augment_gpu on the training device, the same per-view parameters: the loader only decodes to
+    # decode_size and cuts uint8 clips, which frees the CPU cores on a GPU machine; strengths tclr/light/ssl/none)
+    decode_size: tuple[int, int] | None = None  # (H, W) frames are decoded to with augment_on=device; None:
+    # (8/7 x size, 4/3 of that), i.e. (128, 171) for size 112 -- the short side the paper's crops come from, 4:3
     # optimisation
     optimizer: str = "adam"  # adam | sgd
     lr: float = 1e-3
@@ -114,6 +119,20 @@ class PretrainConfig:
 
     def __post_init__(self):
         _check_choices(self)
+        if self.augment_on == "device":
+            for name in ("augment", "ssl_augment"):
+                if getattr(self, name) not in DEVICE_STRENGTHS:
+                    raise ConfigError(f"{name}: {getattr(self, name)!r} has no device implementation; with "
+                                      f"augment_on='device' choose one of {list(DEVICE_STRENGTHS)}")
+        if self.decode_size is not None and (len(self.decode_size) != 2 or min(self.decode_size) < self.size):
+            raise ConfigError(f"decode_size: expected (H, W) no smaller than size {self.size}, got {self.decode_size!r}")
+
+    def frame_size(self) -> tuple[int, int]:
+        """(H, W) the loader decodes frames to when ``augment_on == "device"``."""
+        if self.decode_size is not None:
+            return int(self.decode_size[0]), int(self.decode_size[1])
+        h = round(self.size * 8 / 7)
+        return h, round(h * 4 / 3)
 
 
 @dataclass
@@ -483,6 +502,9 @@ def config_hash(cfg, ignore=RESUME_MUTABLE, n: int = 12) -> str:
 # --------------------------------------------------------------------------------------------------------------
 # helpers
 
+# Strengths stclr.augment_gpu implements (augment_on="device").
+DEVICE_STRENGTHS = ("tclr", "light", "ssl", "none")
+
 # Allowed values of the string fields (checked on construction, so a typo fails before any work is done).
 CHOICES: dict[str, tuple[str, ...]] = {
     "dataset": ("ucf101", "hmdb51", "diving48", "synthetic"),
@@ -497,6 +519,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "augment": ("tclr", "light", "ssl", "finetune", "none"),  # stclr.augment.STRENGTHS
     "ssl_augment": ("tclr", "light", "ssl", "finetune", "none"),
     "ssl_input": ("frames", "diff"),
+    "augment_on": ("loader", "device"),
 }
 _POSITIVE = ("clip_len", "size", "batch_size", "accum_steps", "crop", "top_n", "eval_batch_size", "n_clips", "skip")
 

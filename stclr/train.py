@@ -173,13 +173,25 @@ def build_pretrain_data(cfg: PretrainConfig, rank: int = 0, world: int = 1):
     cache.parent.mkdir(parents=True, exist_ok=True)
     if rank != 0:
         D.barrier()  # let rank 0 probe and write the cache alone; the others then read it
-    dataset = PretrainDataset(split, method=cfg.method, plan=cfg, size=cfg.size, seed=cfg.seed,
-                              augment=cfg.augment, ssl_augment=cfg.ssl_augment,
-                              backend=cfg.data.backend, cache_file=cache)
+    if cfg.augment_on == "device":  # the loader decodes and cuts uint8 clips; DeviceAugment does the rest
+        from stclr.augment_gpu import raw_clip
+
+        hw = cfg.frame_size()
+        dataset = PretrainDataset(split, method=cfg.method, plan=cfg, size=hw, seed=cfg.seed, augment=raw_clip,
+                                  ssl_augment=raw_clip, out_dtype=None, decode_size=hw, backend=cfg.data.backend,
+                                  cache_file=cache)
+    else:
+        dataset = PretrainDataset(split, method=cfg.method, plan=cfg, size=cfg.size, seed=cfg.seed,
+                                  augment=cfg.augment, ssl_augment=cfg.ssl_augment,
+                                  backend=cfg.data.backend, cache_file=cache)
     if rank == 0 and world > 1:
         D.barrier()
+    # Persistent workers keep their decoded-video cache and skip a process start per epoch: the course's runs are
+    # hundreds of one-step epochs.
     loader, sampler = make_pretrain_loader(dataset, cfg.batch_size, num_workers=cfg.data.num_workers, seed=cfg.seed,
-                                           pin_memory=torch.cuda.is_available(), rank=rank, world_size=world)
+                                           pin_memory=torch.cuda.is_available(), rank=rank, world_size=world,
+                                           persistent_workers=cfg.data.num_workers > 0)
+    sampler.max_steps = cfg.max_steps_per_epoch
     if len(sampler) == 0:
         raise ConfigError(f"batch_size: {cfg.batch_size} is more than the {len(split)} training videos "
                           "(pretraining batches are never partial)")
@@ -278,6 +290,11 @@ def _pretrain(cfg: PretrainConfig) -> Path:
     if cfg.compile:
         model.backbone.compile()  # in place: the state_dict keys stay the same
     ddp_model = D.wrap_ddp(LossModel(model, cfg, gather=dist.enabled), device, sync_bn=cfg.sync_bn)
+    device_augment = None
+    if cfg.augment_on == "device":
+        from stclr.augment_gpu import DeviceAugment
+
+        device_augment = DeviceAugment(cfg.size, cfg.augment, cfg.ssl_augment, seed=cfg.seed)
 
     # ---- resume -------------------------------------------------------------------------------------------
     cfg_dict = to_dict(cfg)
@@ -333,9 +350,12 @@ def _pretrain(cfg: PretrainConfig) -> Path:
         i = start_batch
         if not start_batch:
             sampler.set_epoch(epoch)  # the epoch's order and plans are pure functions of (seed, epoch, step)
+        # iter() of a fresh worker pool draws the workers' base seed from the global RNG, a persistent pool's
+        # does not: seed after it, so that the epoch's stream (dropout) is the same with 0, 1 or n workers.
+        batches = iter(loader)
+        if not start_batch:
             seed_everything(epoch_seed(cfg.seed, epoch, dist.rank))
-        batches = iter(loader)  # draws the workers' base seed from the global RNG ...
-        if start_batch:  # ... so a mid-epoch resume restores the RNG streams after that draw, as they were saved
+        else:  # a mid-epoch resume restores the RNG streams as they were saved
             if dist.is_main:
                 ckpt_lib.set_rng_state(resume_rng)
             else:  # only rank 0's streams are checkpointed; the others continue from a fresh deterministic seed
@@ -351,7 +371,12 @@ def _pretrain(cfg: PretrainConfig) -> Path:
             wait = time.perf_counter() - t_wait  # time the step waited for data: >0 means the loader is behind
             t0 = time.perf_counter()
             sampler_state = sampler.state_after(batch)  # exact resume point, whatever the workers prefetched
-            batch = move_batch(batch, device, use_cl)
+            plan = batch["plan"]
+            batch = move_batch(batch, device, use_cl and device_augment is None)
+            if device_augment is not None:  # parameters from (seed, epoch, step, rank): resumable like the loader's
+                batch = device_augment(batch, plan.epoch, plan.step, key=dist.rank)
+                if use_cl:
+                    batch = {k: to_device(v, device, True) for k, v in batch.items()}
             n_clips = count_clips(batch) * dist.world_size
             last_micro = (i + 1) % cfg.accum_steps == 0 or i + 1 == steps_per_epoch
             # with accumulation, DDP syncs gradients only on the micro-batch that steps the optimiser

@@ -129,6 +129,9 @@ class PlannedBatchSampler(Sampler[BatchKey]):
         self.seed, self.shuffle, self.drop_last = int(seed), bool(shuffle), bool(drop_last)
         self.rank, self.world_size = int(rank), int(world_size)
         self.epoch, self.step = int(epoch), 0
+        # Batches handed out per epoch at most (None: all). The engine sets it to max_steps_per_epoch, so that
+        # DataLoader workers never prefetch batches past the epoch's end that the loop would throw away.
+        self.max_steps: int | None = None
 
     def __len__(self) -> int:
         n, b = len(self.pool), self.batch_size
@@ -151,7 +154,8 @@ class PlannedBatchSampler(Sampler[BatchKey]):
 
     def __iter__(self) -> Iterator[BatchKey]:
         epoch, start = self.epoch, self.step
-        for step in range(start, len(self)):
+        end = len(self) if self.max_steps is None else min(len(self), self.max_steps)
+        for step in range(start, end):
             self.step = step + 1  # position after this batch, as soon as it is handed out
             yield self.batch(epoch, step)
         self.epoch, self.step = epoch + 1, 0
