@@ -108,10 +108,10 @@ def one_run(method: str, seed: int, args, out: Path) -> dict:
         # time-keeping *_tclr net (the plan's global clip has the local clips' length), so TCLR pretrains on
         # 16-frame clips; evaluation uses the same 8-frame clips as every other row.
         extra = dict(arch="r3d_tiny_tclr", clip_len=16) if method == "tclr" else {}
-        pre = run_pretrain(preset("course", method=method, epochs=args.steps, max_steps_per_epoch=1,
+        pre = run_pretrain(preset("course", method=method, epochs=args.steps, max_steps=args.steps,
                                   run_name=f"{tag}-pretrain", **extra, **common, **data))
-        logged = read_jsonl(pre / "metrics.jsonl")
-        checkpoint, row["pretrain_epochs"] = str(pre), len(logged)
+        logged = read_jsonl(pre / "steps.jsonl")
+        checkpoint, row["pretrain_epochs"] = str(pre), len(read_jsonl(pre / "metrics.jsonl"))
         row["loss_curves"] = {k: [r.get(f"loss_{k}") for r in logged] for k in ("sll", "ic", "ssl", "ll", "gl")
                               if any(f"loss_{k}" in r for r in logged)}
         ft = None

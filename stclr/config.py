@@ -98,6 +98,8 @@ class PretrainConfig:
     grad_clip: float | None = None  # max grad norm (None = no clipping)
     accum_steps: int = 1  # gradient accumulation; NOTE: it does not add negatives to the contrastive losses
     max_steps_per_epoch: int | None = None  # cap the steps of an epoch (quick runs)
+    max_steps: int | None = None  # stop after this many optimiser steps in all: a budget that means the same on every
+    # machine (the cosine/OneCycle schedule then spans min(epochs x steps per epoch, max_steps))
     time_budget_s: float | None = None  # stop (after a checkpoint) when this wall-clock budget is spent
     # machine
     seed: int = 0
@@ -270,6 +272,7 @@ RESUME_MUTABLE = frozenset(
         "epochs",
         "time_budget_s",
         "max_steps_per_epoch",
+        "max_steps",
         "show_progress",
         "resume",
         "device",

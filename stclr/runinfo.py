@@ -166,18 +166,20 @@ def _json_default(o):
 
 
 class MetricsLog:
-    """Append-only ``metrics.jsonl``: one JSON object per line (per epoch). Survives kills line by line.
+    """Append-only JSON lines: ``metrics.jsonl`` (one object per epoch, ``key="epoch"``) or ``steps.jsonl`` (one
+    per optimiser step, ``key="step"``). Survives kills line by line.
 
-    On resume, lines for epochs at or after the resumed epoch are dropped first, so the file has each epoch once.
+    On resume, lines at or after the resumed epoch (step) are dropped first, so the file has each one once.
     """
 
-    def __init__(self, path: str | Path, enabled: bool = True):
-        self.path, self.enabled = Path(path), enabled
+    def __init__(self, path: str | Path, enabled: bool = True, key: str = "epoch"):
+        self.path, self.enabled, self.key = Path(path), enabled, key
 
-    def truncate_from(self, epoch: int) -> None:
+    def truncate_from(self, value: int) -> None:
         if not (self.enabled and self.path.exists()):
             return
-        keep = [ln for ln in self.path.read_text().splitlines() if ln.strip() and json.loads(ln).get("epoch", -1) < epoch]
+        keep = [ln for ln in self.path.read_text().splitlines()
+                if ln.strip() and json.loads(ln).get(self.key, -1) < value]
         tmp = self.path.with_name(f".{self.path.name}.tmp")
         tmp.write_text("".join(ln + "\n" for ln in keep))
         os.replace(tmp, self.path)

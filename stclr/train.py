@@ -9,8 +9,9 @@ defaults (:class:`stclr.config.PretrainConfig`).
     python -m stclr pretrain run_name=my-run resume=true          # continue an interrupted run
 
 The run folder (``out_dir/run_name``) holds ``config.yaml`` (resolved config), ``env.json`` (versions, decoder
-backend, device), ``metrics.jsonl`` (one line per epoch), ``last.pt`` (every epoch, atomically) and ``best.pt``
-(lowest epoch loss).
+backend, device), ``metrics.jsonl`` (one line per epoch), ``steps.jsonl`` (one line per optimiser step: the
+loss curve), ``last.pt`` (every epoch, atomically) and ``best.pt`` (lowest epoch loss). ``max_steps`` is a budget
+in optimiser steps (the same result on any machine); ``time_budget_s`` one in seconds.
 
 Notes on choices:
 
@@ -53,6 +54,7 @@ from stclr.runinfo import (
     write_json,
 )
 
+STEPS_FILE = "steps.jsonl"  # one line per optimiser step: step, loss, loss_<component>, lr
 CLIP_KEYS = ("clips", "global_clips", "ssl_clips")  # batch entries that are clip tensors (last 4 dims C,T,H,W)
 
 
@@ -144,11 +146,13 @@ def build_scheduler(cfg, optimizer, steps_per_epoch: int):
         return torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, mode="min", factor=cfg.plateau_factor, patience=cfg.plateau_patience
         ), "epoch"
+    total = cfg.epochs * steps_per_epoch
+    if getattr(cfg, "max_steps", None):
+        total = min(total, cfg.max_steps)
     if cfg.scheduler == "onecycle":
-        total = max(1, cfg.epochs * steps_per_epoch)
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total), "step"
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=max(1, total)), "step"
     if cfg.scheduler == "cosine":
-        return CosineSchedule(optimizer, cfg.epochs * steps_per_epoch, cfg.time_budget_s), "step"
+        return CosineSchedule(optimizer, total, cfg.time_budget_s), "step"
     return None, None
 
 
@@ -314,6 +318,8 @@ def _pretrain(cfg: PretrainConfig) -> Path:
             print(f"resuming {run_dir} at epoch {start_epoch + 1}" + (f", batch {start_batch}" if start_batch else ""))
     log = MetricsLog(run_dir / "metrics.jsonl", enabled=dist.is_main)
     log.truncate_from(start_epoch)
+    step_log = MetricsLog(run_dir / STEPS_FILE, enabled=dist.is_main, key="step")  # the curve per optimiser step
+    step_log.truncate_from(step + 1)
     if dist.is_main:
         save_yaml(cfg, run_dir / "config.yaml")
         env = env_info(device, dist.world_size, cfg.data.backend)
@@ -339,12 +345,19 @@ def _pretrain(cfg: PretrainConfig) -> Path:
         epochs = range(0)  # a resumed run whose budget is already spent: train nothing (raise the budget to go on)
         if dist.is_main and cfg.show_progress:
             print(f"time budget of {cfg.time_budget_s:.0f}s already spent ({elapsed0:.0f}s trained): nothing to do")
+    if cfg.max_steps is not None and step >= cfg.max_steps:
+        epochs = range(0)
+        if dist.is_main and cfg.show_progress:
+            print(f"max_steps {cfg.max_steps} already reached ({step} steps trained): nothing to do")
+    bar_total = len(epochs)
+    if cfg.max_steps is not None:  # epochs that will run, for the progress bar (the loop stops at max_steps)
+        bar_total = min(bar_total, math.ceil(max(0, cfg.max_steps - step) / max(1, steps_per_epoch // cfg.accum_steps)))
     # Epochs of one or a few steps (the course's: one step each) get ONE bar over the run instead of a bar and a
     # line per epoch: 160 single-step epochs printed ~2000 messages, more than a kernel's output queue keeps
     # while a cell runs (nbval then never saw the cell finish).
     show = cfg.show_progress and dist.is_main
     per_epoch = steps_per_epoch > 4
-    run_bar = tqdm(total=len(epochs), desc="steps" if steps_per_epoch == 1 else "epochs", disable=not show or per_epoch,
+    run_bar = tqdm(total=bar_total, desc="steps" if steps_per_epoch == 1 else "epochs", disable=not show or per_epoch,
                    leave=False, dynamic_ncols=True)
     for epoch in epochs:
         i = start_batch
@@ -390,12 +403,16 @@ def _pretrain(cfg: PretrainConfig) -> Path:
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
                 step += 1
+                step_lr = optimizer.param_groups[0]["lr"]  # the rate this step used
                 if sched_when == "step":
                     elapsed = elapsed0 + time.time() - t_start
                     if isinstance(scheduler, CosineSchedule) and scheduler.time_budget_s:
                         elapsed = D.max_over_ranks(elapsed, device)  # every rank must use the same rate
                     step_scheduler(scheduler, elapsed)
             values = {k: D.all_reduce_mean(v).item() for k, v in losses.items()}  # .item() waits for the GPU
+            if last_micro:  # with accumulation: the losses of the micro-batch that stepped
+                step_log.write({"step": step, **{"loss" if k == "total" else f"loss_{k}": v for k, v in values.items()},
+                                "lr": step_lr})
             compute = time.perf_counter() - t0
             stats.add(values, n_clips, compute, wait)
             i += 1
@@ -404,6 +421,8 @@ def _pretrain(cfg: PretrainConfig) -> Path:
                             wait=f"{wait:.2f}s")
             if i >= steps_per_epoch:
                 break  # the epoch's end (the time budget is checked there too)
+            if cfg.max_steps is not None and step >= cfg.max_steps:
+                break  # the budget in steps: this epoch ends here, with its row and checkpoint
             if cfg.ckpt_every_steps and last_micro and step % cfg.ckpt_every_steps == 0:
                 save(epoch, i, stats, sampler_state)
             if cfg.time_budget_s is not None and D.any_rank(elapsed0 + time.time() - t_start >= cfg.time_budget_s, device):
@@ -450,6 +469,8 @@ def _pretrain(cfg: PretrainConfig) -> Path:
                   f"{row['clips_per_s'] or 0:.1f} clips/s  data wait {stats.wait_s:.1f}s")
         if cfg.time_budget_s is not None and D.any_rank(elapsed0 + time.time() - t_start >= cfg.time_budget_s, device):
             break  # the budget ran out at an epoch's end
+        if cfg.max_steps is not None and step >= cfg.max_steps:
+            break
     run_bar.close()
     D.barrier()
     return run_dir

@@ -28,7 +28,7 @@ def synthetic() -> Path:
 
 
 def sll_curve(root: Path, out: Path, seed: int, steps: int = STEPS, **overrides) -> list[float]:
-    """L_SLL of each optimiser step of a course-preset STCLR run (one step per logged epoch)."""
+    """L_SLL of each optimiser step of a course-preset STCLR run (``steps.jsonl``)."""
     from stclr.config import preset
     from stclr.runinfo import read_jsonl
     from stclr.train import run_pretrain
@@ -36,9 +36,9 @@ def sll_curve(root: Path, out: Path, seed: int, steps: int = STEPS, **overrides)
     # The first 40 of notebook 06's 160 cosine-annealed steps run at 85-100 % of the peak rate: a constant rate
     # stands for them (a 40-step cosine run would anneal much sooner than the notebook does).
     overrides = {"scheduler": "none", **overrides}
-    cfg = preset("course", "pretrain", epochs=steps, max_steps_per_epoch=1, seed=seed, cpu_threads=1,
+    cfg = preset("course", "pretrain", epochs=steps, max_steps=steps, seed=seed, cpu_threads=1,
                  out_dir=str(out), show_progress=False, **{"data.root": str(root)}, **overrides)
-    rows = read_jsonl(run_pretrain(cfg) / "metrics.jsonl")
+    rows = read_jsonl(run_pretrain(cfg) / "steps.jsonl")
     assert [r["step"] for r in rows] == list(range(1, steps + 1))
     return [r["loss_sll"] for r in rows]
 

@@ -246,3 +246,22 @@ def test_device_augmentation_refusals():
     with pytest.raises(ConfigError, match="decode_size"):
         PretrainConfig(augment_on="device", decode_size=(64, 64))  # smaller than size 112
     assert PretrainConfig().frame_size() == (128, 171)
+
+
+def test_max_steps_is_a_budget_in_steps_and_steps_jsonl_logs_each(synth, tmp_path):
+    """max_steps stops mid-epoch (with the epoch's row and checkpoint); steps.jsonl has one row per optimiser step;
+    a resume with a larger max_steps continues and the step log stays one row per step."""
+    cfg = tiny_cfg(synth, tmp_path, epochs=10, max_steps=3, scheduler="cosine")  # 2 steps per epoch
+    run = run_pretrain(cfg)
+    steps = read_jsonl(run / "steps.jsonl")
+    assert [r["step"] for r in steps] == [1, 2, 3]
+    assert {"loss", "loss_ic", "loss_sll", "loss_ssl", "lr"} <= set(steps[0])
+    assert steps[0]["lr"] == pytest.approx(cfg.lr)  # the rate the first step used, before the schedule moved
+    epochs = read_jsonl(run / "metrics.jsonl")
+    assert [r["step"] for r in epochs] == [2, 3] and epochs[-1]["batches"] == 1
+    assert final_state(run)["step"] == 3
+    # the cosine schedule spans the 3 budgeted steps, not epochs x steps per epoch
+    assert steps[-1]["lr"] < 0.3 * cfg.lr
+    run_pretrain(apply_overrides(cfg, ["resume=true", "max_steps=5"]))
+    assert [r["step"] for r in read_jsonl(run / "steps.jsonl")] == [1, 2, 3, 4, 5]
+    assert final_state(run)["step"] == 5

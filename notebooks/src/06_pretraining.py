@@ -20,7 +20,7 @@ nb.md(
     **What you will learn**
     - how a run is configured: a preset (`course`, `paper`, `ssl`) plus a few overrides, checked by type;
     - what one optimiser step costs at course and at paper scale (clips per batch, GFLOPs per clip);
-    - what `run_pretrain` writes (`config.yaml`, `env.json`, `metrics.jsonl`, `last.pt`, `best.pt`) and how
+    - what `run_pretrain` writes (`config.yaml`, `env.json`, `metrics.jsonl`, `steps.jsonl`, `last.pt`, `best.pt`) and how
       budgets, resuming and checkpoints work;
     - to read the curves of the total loss (Eq. 1) and of its parts (Eq. 2, Eq. 3, the pretext), each against
       the value of a uniform guess;
@@ -85,11 +85,12 @@ nb.params(
     lr: float = 0.005  # peak learning rate (the paper: 1e-3 with Adam; the tiny net learns faster at 5e-3)
     c1: float = 0.6  # probability that an SSL tuple's 3 clips come from 3 different videos
     scheduler: str = "cosine"  # learning-rate schedule: cosine (to 0 at the last step), none, plateau (the paper) or onecycle
-    epochs: int = 160  # epochs, each one optimiser step when max_steps_per_epoch is 1 (the course: 160 steps)
-    max_steps_per_epoch: int = 1  # optimiser steps per epoch; 0: the whole train list (1: a curve point per step)
+    steps: int = 160  # optimiser steps in all, the budget (the same result on every machine); 0: all the epochs
+    epochs: int = 20  # passes through the train list at most (16 steps each here: steps ends the course's run first)
+    max_steps_per_epoch: int = 0  # cap on the steps of an epoch; 0: the whole train list
     time_budget_s: float = 0.0  # optional wall-clock limit in seconds; 0: none (steps make results machine-independent)
     augment: str = ""  # local-clip augmentation: empty for the preset's (course: light, paper: tclr), or light, tclr, none
-    num_workers: int = 0  # DataLoader worker processes (0: decode in this process)
+    num_workers: int = 1  # DataLoader worker processes (1: decode on a second core while the first trains; 0: none)
     cpu_threads: int = 1  # torch threads on a CPU (1 is fastest for the tiny model on a busy machine; 0: the default)
     retrieval: bool = True  # after training: R@k of the test videos against the train videos
     compare_random: bool = True  # also measure a random-init backbone (the baseline)
@@ -106,10 +107,12 @@ nb.code(
         torch.set_num_threads(cpu_threads)  # tiny tensors: more threads mostly wait for each other
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    n_epochs = min(epochs, 8) if quick else epochs
+    n_epochs = epochs
+    n_steps = min(steps or 8, 8) if quick else steps
     n_clips = min(retrieval_clips, 2) if quick else retrieval_clips
     metrics = {}
-    print(f"device: {dev} | seed: {seed} | {n_epochs} epochs of {max_steps_per_epoch or 'all'} step(s) | results in {out}")
+    budget = f"{n_steps} optimiser steps" if n_steps else f"{n_epochs} epochs"
+    print(f"device: {dev} | seed: {seed} | {budget} | results in {out}")
     """
 )
 
@@ -149,7 +152,8 @@ nb.code(
     overrides = {
         "method": method, "skips": skips, "arch": arch, "clip_len": clip_len, "size": size, "c1": c1,
         "batch_size": batch_size, "lr": lr, "scheduler": scheduler, "epochs": n_epochs, "seed": seed,
-        "max_steps_per_epoch": max_steps_per_epoch or None, "time_budget_s": time_budget_s or None, "device": device,
+        "max_steps_per_epoch": max_steps_per_epoch or None, "max_steps": n_steps or None,
+        "time_budget_s": time_budget_s or None, "device": device,
         "out_dir": str(out), "show_progress": show_progress,
         "data.dataset": dataset, "data.root": str(root), "data.split": split, "data.num_workers": num_workers,
     }
@@ -202,8 +206,9 @@ nb.md(
 
     ## 3. Training
 
-    `run_pretrain(cfg)` trains and returns the run folder. It stops when `epochs` are done (here one optimiser
-    step each) or, when one is set, when the wall-clock `time_budget_s` is spent (after writing a checkpoint, so
+    `run_pretrain(cfg)` trains and returns the run folder. It stops after `max_steps` optimiser steps (the
+    notebook's `steps`; 160 here, 10 passes through the 256 train videos), when `epochs` are done, or, when one
+    is set, when the wall-clock `time_budget_s` is spent (after writing a checkpoint, so
     the run can be resumed; handy on a shared GPU, but a result then depends on the machine's speed). This cell
     reuses a finished run with the same settings, resumes an unfinished one, and otherwise trains from scratch.
     """
@@ -214,13 +219,15 @@ nb.code(
     run_dir = Path(cfg.out_dir) / cfg.run_name
     last = run_dir / "last.pt"
     state = torch.load(last, map_location="cpu", weights_only=True) if last.is_file() else None
-    finished = state is not None and (state["epoch"] >= cfg.epochs or (
-        cfg.time_budget_s is not None and state["extra"]["train_seconds"] >= cfg.time_budget_s))
+    finished = state is not None and (state["epoch"] >= cfg.epochs or (cfg.max_steps and state["step"] >= cfg.max_steps)
+                                      or (cfg.time_budget_s is not None
+                                          and state["extra"]["train_seconds"] >= cfg.time_budget_s))
     cfg.resume = state is not None
     if not finished:
         run_dir = run_pretrain(cfg)
-    rows = vr.read_jsonl(run_dir)
-    print(f"{'reused' if finished else 'trained'}: {len(rows)} epochs logged in {run_dir.name}")
+    rows = vr.read_jsonl(run_dir)  # one row per epoch
+    step_rows = vr.read_jsonl(run_dir, "steps.jsonl")  # one row per optimiser step
+    print(f"{'reused' if finished else 'trained'}: {len(step_rows)} steps in {len(rows)} epochs, in {run_dir.name}")
     """
 )
 
@@ -265,13 +272,12 @@ nb.code(
 
 nb.code(
     """
-    steps = f"{max_steps_per_epoch} step{'s' * (max_steps_per_epoch > 1)}" if max_steps_per_epoch else "a full pass"
-    fig = vr.plot_loss_curves(rows, uniform=uniform, smooth=5 if len(rows) >= 10 else 1,
-                              title=f"{cfg.method} on {dataset}: {len(rows)} epochs of {steps}")
+    fig = vr.plot_loss_curves(step_rows, uniform=uniform, smooth=5 if len(step_rows) >= 10 else 1,
+                              title=f"{cfg.method} on {dataset}: {len(step_rows)} optimiser steps of {cfg.batch_size} videos")
     fig.savefig(out / "loss_curves.png", dpi=120)
-    left = vr.first_below(rows, "loss_sll", 0.9 * uniform["sll"], window=5)
-    print("L_SLL (mean of 5 points) first below 0.9 x its uniform guess at "
-          + (f"epoch {left}" if left else "no epoch: it stayed on its plateau (see the note below the figure)"))
+    left = vr.first_below(step_rows, "loss_sll", 0.9 * uniform["sll"], window=5)
+    print("L_SLL (mean of 5 steps) first below 0.9 x its uniform guess at "
+          + (f"step {left}" if left else "no step: it stayed on its plateau (see the note below the figure)"))
     fig
     """
 )
@@ -288,10 +294,9 @@ nb.md(
     in the method (notebooks 03–04). The pretext loss must drop below $\\log 4 \\approx 1.39$ to mean anything; in
     runs this short it stays there (notebook 05 shows what it takes to learn it). If the local–local loss
     never leaves its plateau, look at the augmentation first: rerun with `augment="tclr"` (the paper's set) to
-    see the failure notebook 02 explains. With the defaults an "epoch"
-    is one optimiser step (`max_steps_per_epoch=1`), so every point is one batch of 16 videos and the curves are
-    noisy (the thick line is the mean of the last 5 steps); at full scale (`max_steps_per_epoch=0`) a point is
-    the mean over a pass through the train list.
+    see the failure notebook 02 explains. Every point is one
+    optimiser step, one batch of 16 videos (`steps.jsonl` in the run folder; `metrics.jsonl` has the means per
+    epoch), so the curves are noisy: the thick line is the mean of the last 5 steps.
 
     ## 5. Did the features improve? Retrieval against random init
 
@@ -358,11 +363,12 @@ nb.md(
     | `augment` (empty: the preset's) | `light` | `tclr` | `tclr` | – | `tclr` |
     | `arch`, `clip_len`, `size` | `r3d_tiny`, 8, 32 | `r3d_18`, 16, 112 | `r3d_18`, 16, 112 | `r3d_18`, 16, 128 | `r3d_18`, 16, 112 |
     | `batch_size`, `lr`, `scheduler` | 16, 5e-3, `cosine` | 38, 1e-3, `plateau` | 38, 1e-3, `plateau` | 24, 1e-2, `onecycle` | 38, 1e-3, `plateau` |
-    | `epochs`, `max_steps_per_epoch`, `time_budget_s` | 160, 1, 0 | 400, 0, 0 | 400, 0, 0 | 499, 0, 0 | 300, 0, 0 |
-    | `num_workers` | 0 | 8 | 8 | 8 | 8 |
+    | `steps`, `epochs`, `time_budget_s` | 160, 20, 0 | 0, 400, 0 | 0, 400, 0 | 0, 499, 0 | 0, 300, 0 |
+    | `num_workers` | 1 | 8 | 8 | 8 | 8 |
     | `retrieval_clips`, `retrieval_skip` | 10, 4 | 10, 3 | 10, 3 | 10, 3 | 10, 3 |
 
-    Diving-48 (Table 9): `dataset="diving48"`, `epochs=100`, the STCLR column otherwise.
+    Diving-48 (Table 9): `dataset="diving48"`, `epochs=100`, the STCLR column otherwise. `steps=0` lets the
+    epochs set the length, as in the paper.
     `experiments/pretrain_paper.yaml` runs all of these as one resumable batch.
 
     ## 7. Results
@@ -403,7 +409,7 @@ nb.widget(
         import ipywidgets as widgets
         from IPython.display import display
 
-        runs = {p.name: vr.read_jsonl(p) for p in sorted(out.iterdir()) if (p / "metrics.jsonl").is_file()}
+        runs = {p.name: vr.read_jsonl(p, "steps.jsonl") for p in sorted(out.iterdir()) if (p / "steps.jsonl").is_file()}
 
         def compare(names):
             if names:
@@ -429,8 +435,8 @@ nb.md(
       overrides checked by type and choice. The folder name carries a hash of the settings that matter.
     - A step of the paper's STCLR encodes $38 \times 13 = 494$ clips of 16×112×112 through R3D-18; the course
       shrinks every factor so that a CPU takes a step in about a second — with the same code path.
-    - `run_pretrain` writes `config.yaml`, `env.json`, `metrics.jsonl` and atomic checkpoints; it stops after
-      `epochs` (or an optional time budget) and resumes from `last.pt` exactly. Budgets in steps make a result
+    - `run_pretrain` writes `config.yaml`, `env.json`, `metrics.jsonl`, `steps.jsonl` and atomic checkpoints; it
+      stops after `steps` optimiser steps (or `epochs`, or an optional time budget) and resumes from `last.pt` exactly. Budgets in steps make a result
       independent of the machine.
     - Each loss has a uniform-guess reference: IC $\log(2B-1)$, SLL $N\log(2N-1)$, SSL $\log 4$. The IC loss
       falls first (appearance is an easy cue); the local–local loss sits on its plateau for a few dozen steps,
@@ -446,7 +452,7 @@ nb.md(
     3. With $B = 16$, what is the IC loss of a network whose features are all identical? And with $B = 38$?
     4. The IC loss is below its reference and the SLL loss is not. What does each network "know" at that point?
     5. Why is the course's budget counted in optimiser steps rather than seconds? What happens when you rerun this
-       notebook with a larger `epochs`?
+       notebook with a larger `steps`?
 
     ## Exercises
 
@@ -469,7 +475,7 @@ nb.md(
     cfg2 = preset(preset_name, "pretrain", **{**overrides, "method": "simplified_tclr"})
     cfg2.run_name = f"{cfg2.method}-{cfg2.arch}-s{cfg2.seed}-{config_hash(cfg2)[:8]}"
     run2 = run_pretrain(cfg2)
-    vr.plot_loss_curves({"stclr": rows, "simplified_tclr": vr.read_jsonl(run2)})
+    vr.plot_loss_curves({"stclr": step_rows, "simplified_tclr": vr.read_jsonl(run2, "steps.jsonl")}, smooth=5)
     ```
     Simplified TCLR has no pretext panel; with 10 instead of 13 clips per video it takes more steps in the same
     time.

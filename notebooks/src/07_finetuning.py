@@ -84,7 +84,7 @@ nb.params(
     time_budget_s: float = 0.0  # optional wall-clock limit per run in seconds; 0: none (epochs decide)
     test_clips: int = 4  # uniformly spaced clips per test video (the paper: 10)
     test_crops: int = 1  # crops per clip: 1 (centre), 5 (centre and corners) or 10 (and their flips; the paper)
-    num_workers: int = 0  # DataLoader worker processes (0: decode in this process)
+    num_workers: int = 1  # DataLoader worker processes (1: decode on a second core while the first trains; 0: none)
     cpu_threads: int = 1  # torch threads on a CPU (1 is fastest for the tiny model on a busy machine; 0: the default)
     compare_random: bool = True  # also fine-tune a random-init backbone (the baseline)
     """
@@ -150,7 +150,7 @@ nb.code(
     """
     if ckpt is None:  # the brief pretraining (reused when this notebook ran before with the same settings)
         pcfg = preset("course" if preset_name == "course" else "paper", "pretrain", method=pretrain_method,
-                      arch=arch, clip_len=clip_len, size=crop, epochs=pre_steps, max_steps_per_epoch=1,
+                      arch=arch, clip_len=clip_len, size=crop, epochs=pre_steps, max_steps=pre_steps,
                       seed=seed, device=device, out_dir=str(out / "pretrain"), show_progress=show_progress, **data_kw)
         pcfg.run_name = f"{pcfg.method}-{pcfg.arch}-{config_hash(pcfg)[:8]}-{pre_steps}steps"
         ckpt = Path(pcfg.out_dir) / pcfg.run_name

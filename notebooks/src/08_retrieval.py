@@ -80,7 +80,7 @@ nb.params(
     retrieval_skip: int = 4  # frame skip of those clips (the paper: 3)
     gallery_queries: int = 2  # test videos shown in the nearest-neighbour gallery
     gallery_k: int = 3  # neighbours shown per query
-    num_workers: int = 0  # DataLoader worker processes (0: decode in this process)
+    num_workers: int = 1  # DataLoader worker processes (1: decode on a second core while the first trains; 0: none)
     cpu_threads: int = 1  # torch threads on a CPU (1 is fastest for the tiny model on a busy machine; 0: the default)
     """
 )
@@ -158,7 +158,7 @@ nb.code(
     def pretrain_here(method):  # reused when this notebook ran before with the same settings
         cfg = preset("course" if preset_name == "course" else "paper", "pretrain", method=method, arch=arch,
                      skips=skips, clip_len=clip_len, size=size, batch_size=batch_size, epochs=n_steps, seed=seed,
-                     max_steps_per_epoch=1, device=device, out_dir=str(out / "pretrain"), show_progress=show_progress,
+                     max_steps=n_steps, device=device, out_dir=str(out / "pretrain"), show_progress=show_progress,
                      **data_kw)
         cfg.run_name = f"{cfg.method}-{cfg.arch}-{config_hash(cfg)[:8]}-{n_steps}steps"  # steps are not in the hash
         done = Path(cfg.out_dir) / cfg.run_name

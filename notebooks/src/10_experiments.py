@@ -354,7 +354,7 @@ nb.md(
 
     1. What would papermill alone do with the recipe of section 2, and why is that worse than an error?
     2. Why does each point run in its own kernel and folder, instead of one notebook looping over the grid?
-    3. You change `epochs` in the recipe and run the batch again. Which points run?
+    3. You change `steps` in the recipe and run the batch again. Which points run?
     4. Why are the paper's experiments split into a pretraining recipe and evaluation recipes?
     5. How many seeds would you want before claiming that low sparsity beats high sparsity by 2 points of R@1?
 

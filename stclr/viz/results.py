@@ -129,11 +129,12 @@ def _np(x: Any) -> np.ndarray:
 # Training curves (metrics.jsonl)
 
 
-def read_jsonl(path: str | Path) -> list[dict]:
-    """Rows of ``metrics.jsonl``: ``path`` is the file or a run folder holding it; ``[]`` when it is missing."""
+def read_jsonl(path: str | Path, name: str = "metrics.jsonl") -> list[dict]:
+    """Rows of ``metrics.jsonl`` (one per epoch), or of ``steps.jsonl`` with ``name="steps.jsonl"`` (one per
+    optimiser step): ``path`` is the file or a run folder holding it; ``[]`` when it is missing."""
     p = Path(path)
     if p.is_dir():
-        p = p / "metrics.jsonl"
+        p = p / name
     if not p.is_file():
         return []
     return [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
@@ -151,8 +152,20 @@ def loss_components(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     return sorted(keys, key=lambda k: (order.get(k, len(order)), k))
 
 
+def _per_step(rows: Sequence[Mapping[str, Any]]) -> bool:
+    """Rows of ``steps.jsonl`` (one per optimiser step, keyed by ``step``) rather than ``metrics.jsonl``."""
+    return bool(rows) and "epoch" not in rows[0] and "step" in rows[0]
+
+
 def _epochs(rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """The x of each row as plotted: the 1-based epoch, or the optimiser step for ``steps.jsonl`` rows."""
+    if _per_step(rows):
+        return np.array([r["step"] for r in rows], dtype=float)
     return np.array([r.get("epoch", i) + 1 for i, r in enumerate(rows)], dtype=float)
+
+
+def _xlabel(rows: Sequence[Mapping[str, Any]]) -> str:
+    return "optimiser step" if _per_step(rows) else "epoch"
 
 
 def _column(rows: Sequence[Mapping[str, Any]], key: str) -> np.ndarray:
@@ -176,7 +189,7 @@ def running_mean(y: Sequence[float], n: int) -> np.ndarray:
 
 
 def first_below(rows: Sequence[Mapping[str, Any]], key: str, threshold: float, *, window: int = 1) -> int | None:
-    """The first epoch (1-based, as plotted) at which the running mean of ``key`` over ``window`` epochs is below
+    """The first epoch (1-based, as plotted; the optimiser step for ``steps.jsonl`` rows) at which the running mean of ``key`` over ``window`` epochs is below
     ``threshold``, or None. E.g. when L_SLL leaves its chance plateau: ``first_below(rows, "loss_sll", 0.9 * 5 *
     log 9, window=5)`` (a window keeps one lucky batch from counting)."""
     below = np.flatnonzero(running_mean(_column(rows, key), window) < threshold)
@@ -231,9 +244,10 @@ def plot_loss_curves(
         have = loss_components(runs)
         if have and all(c in uniform for c in have):
             _reference(ax, sum(uniform[c] for c in have))
+    first = next((rows for rows in named.values() if rows), [])
     ax.set_title("total loss", fontsize=10)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("mean loss over the epoch")
+    ax.set_xlabel(_xlabel(first))
+    ax.set_ylabel("loss of the step" if _per_step(first) else "mean loss over the epoch")
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     _tidy(ax)
     if lr and not many and runs:
@@ -262,7 +276,7 @@ def plot_loss_curves(
         if ax.get_legend_handles_labels()[0]:
             ax.legend(frameon=False, fontsize=8, loc="best")
         ax.set_title(LOSS_NAMES.get(comp, comp), fontsize=10)
-        ax.set_xlabel("epoch")
+        ax.set_xlabel(_xlabel(first))
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         _tidy(ax)
     if title:
