@@ -25,6 +25,7 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import os
 import types
 import typing
 from dataclasses import dataclass, field
@@ -49,7 +50,8 @@ class DataConfig:
     dataset: str = "ucf101"  # ucf101 | hmdb51 | diving48 | synthetic (synthetic uses the UCF-101 layout)
     root: str = "data/UCF-101"  # dataset folder
     split: int = 1  # official split (fold) number; the paper pretrains and evaluates on split 1
-    num_workers: int = 4  # DataLoader worker processes (0 = load in the main process)
+    num_workers: int = -1  # DataLoader worker processes: -1 = from the cores (DataConfig.workers), 0 = load in the
+    # main process. Results never depend on it: batches are functions of (seed, epoch, step)
     backend: str = "auto"  # video decoder: auto | pyav | decord_seq | decord (stclr.video)
     short_policy: str = "fit"  # too-short videos: fit | loop | mirror (DESIGN §2)
     max_videos: int | None = None  # use only the first N videos of each subset (quick experiments)
@@ -59,6 +61,19 @@ class DataConfig:
 
     def __post_init__(self):
         _check_choices(self)
+
+    def workers(self) -> int:
+        """The worker count to use: ``num_workers``, or for -1 the cores this process may use, shared by the
+        training processes of this machine (``LOCAL_WORLD_SIZE`` under torchrun), less one for the training loop
+        itself, at least 1 and at most 16."""
+        if self.num_workers >= 0:
+            return self.num_workers
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except AttributeError:  # macOS, Windows
+            cores = os.cpu_count() or 2
+        per_process = cores // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+        return max(1, min(16, per_process - 1))
 
 
 @dataclass
@@ -539,8 +554,9 @@ def _check_choices(cfg) -> None:
             raise ConfigError(f"{prefix}{name}: must be >= 1, got {v}")
     for name in ("cpu_threads", "cache_mb", "num_workers"):
         v = getattr(cfg, name, None)
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and v < 0:
-            raise ConfigError(f"{prefix}{name}: must be >= 0, got {v}")
+        low = -1 if name == "num_workers" else 0  # -1 workers: chosen from the cores
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and v < low:
+            raise ConfigError(f"{prefix}{name}: must be >= {low}, got {v}")
 
 
 def _jsonable(d):

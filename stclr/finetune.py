@@ -217,7 +217,7 @@ def _finetune(cfg: FinetuneConfig) -> Path:
     )
     test_ds = clip_dataset(test, n_clips=cfg.test_clips, clip_len=cfg.clip_len, skip=cfg.skip, size=cfg.resize,
                            crop=None, data=cfg.data)
-    test_loader = eval_loader(test_ds, cfg.eval_batch_size, cfg.data.num_workers, device)
+    test_loader = eval_loader(test_ds, cfg.eval_batch_size, cfg.data.workers(), device)
     drop_last = len(train_ds) > cfg.batch_size  # a last batch of 1 would break BatchNorm; tiny sets keep it
     steps_per_epoch = len(train_ds) // cfg.batch_size if drop_last else math.ceil(len(train_ds) / cfg.batch_size)
     if cfg.max_steps_per_epoch is not None:
@@ -265,7 +265,7 @@ def _finetune(cfg: FinetuneConfig) -> Path:
         train_ds.set_epoch(epoch)
         order = torch.Generator().manual_seed(epoch_seed(cfg.seed, epoch, 0))
         loader = DataLoader(train_ds, batch_size=cfg.batch_size, shuffle=True, generator=order, drop_last=drop_last,
-                            num_workers=cfg.data.num_workers, pin_memory=device.type == "cuda")
+                            num_workers=cfg.data.workers(), pin_memory=device.type == "cuda")
         model.train()
         if cfg.freeze_backbone:
             model.backbone.eval()  # frozen: keep its BatchNorm statistics too

@@ -230,7 +230,7 @@ def compute_features(cfg: RetrievalConfig, backbone, arch: str, split, subset: s
     size = cfg.size
     ds = clip_dataset(split, n_clips=cfg.n_clips, clip_len=cfg.clip_len, skip=cfg.skip, size=size, crop=cfg.crop,
                       data=cfg.data)
-    loader = eval_loader(ds, cfg.batch_size, cfg.data.num_workers, device)
+    loader = eval_loader(ds, cfg.batch_size, cfg.data.workers(), device)
     feats, labels = extract_features(
         backbone, loader, device, keep_time=cfg.protocol == "tclr", amp=cfg.amp, channels_last=cfg.channels_last,
         expected=len(split), show_progress=cfg.show_progress, desc=f"{subset} features",

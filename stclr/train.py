@@ -192,9 +192,10 @@ def build_pretrain_data(cfg: PretrainConfig, rank: int = 0, world: int = 1):
         D.barrier()
     # Persistent workers keep their decoded-video cache and skip a process start per epoch: the course's runs are
     # hundreds of one-step epochs.
-    loader, sampler = make_pretrain_loader(dataset, cfg.batch_size, num_workers=cfg.data.num_workers, seed=cfg.seed,
+    workers = cfg.data.workers()
+    loader, sampler = make_pretrain_loader(dataset, cfg.batch_size, num_workers=workers, seed=cfg.seed,
                                            pin_memory=torch.cuda.is_available(), rank=rank, world_size=world,
-                                           persistent_workers=cfg.data.num_workers > 0)
+                                           persistent_workers=workers > 0)
     sampler.max_steps = cfg.max_steps_per_epoch
     if len(sampler) == 0:
         raise ConfigError(f"batch_size: {cfg.batch_size} is more than the {len(split)} training videos "

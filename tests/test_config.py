@@ -83,7 +83,7 @@ def test_yaml_and_dotted_overrides(tmp_path):
         (["batch_size=0"], "batch_size", None),
         (["cpu_threads=-1"], "cpu_threads", None),
         (["data.cache_mb=-5"], "data.cache_mb", None),
-        (["data.num_workers=-1"], "data.num_workers", None),
+        (["data.num_workers=-2"], "data.num_workers", None),  # -1 is "from the cores"
     ],
 )
 def test_errors_name_the_key(override, must_name, hint):
@@ -154,3 +154,18 @@ def test_augmentation_settings_per_preset():
         preset("course", augment="strong")
     with pytest.raises(ConfigError, match="ssl_input"):
         preset("course", ssl_input="residual")
+
+
+def test_worker_count_from_the_cores(monkeypatch):
+    from stclr.config import DataConfig
+
+    assert DataConfig(num_workers=3).workers() == 3 and DataConfig(num_workers=0).workers() == 0
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(16)), raising=False)
+    assert DataConfig().workers() == 15  # the default (-1): all cores but the training loop's
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")
+    assert DataConfig().workers() == 3  # 4 training processes share the 16 cores
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0}, raising=False)
+    assert DataConfig().workers() == 1  # never 0 by accident: 0 means "in the main process"
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(64)), raising=False)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "1")
+    assert DataConfig().workers() == 16
