@@ -1,5 +1,10 @@
 """The course preset really learns: on the synthetic dataset the sparse local-local loss (Eq. 3) leaves its
-chance plateau within 40 optimiser steps, on every seed tried (issue 11).
+chance plateau within 64 optimiser steps (4 of notebook 06's 16-step epochs), on every seed tried (issue 11).
+
+When L_SLL leaves is a wide random draw: the first step whose 5-step mean is below 0.9 x chance was 31, 23, 47,
+27, 35 for seeds 0-4 in this test's setting (whole 16-step epochs, constant rate; measured 2026-12-04). Issue 11
+suggested step 40 when the course trained one-step epochs (exits 22-33); seed 2 now leaves at 47, so the horizon
+is 64 steps, still far short of the 304 steps the old preset stayed on the plateau for.
 
 With TCLR's augmentation at 32 px (the course preset before issue 11) L_SLL stayed at ~11.1 (chance 5 ln 9 =
 10.99) for 304 steps on seeds 0-2: this test failed on that preset (``augment=tclr``) and passes on today's.
@@ -14,7 +19,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-STEPS = 40
+STEPS = 64
 SLL_CHANCE = 5 * math.log(9)  # N log(2N - 1) with N = 5 local clips: every candidate equally similar
 
 
@@ -33,8 +38,8 @@ def sll_curve(root: Path, out: Path, seed: int, steps: int = STEPS, **overrides)
     from stclr.runinfo import read_jsonl
     from stclr.train import run_pretrain
 
-    # The first 40 of notebook 06's 160 cosine-annealed steps run at 85-100 % of the peak rate: a constant rate
-    # stands for them (a 40-step cosine run would anneal much sooner than the notebook does).
+    # The first 64 of notebook 06's 240 cosine-annealed steps run at 83-100 % of the peak rate: a constant rate
+    # stands for them (a 64-step cosine run would anneal much sooner than the notebook does).
     overrides = {"scheduler": "none", **overrides}
     cfg = preset("course", "pretrain", epochs=steps, max_steps=steps, seed=seed, cpu_threads=1,
                  out_dir=str(out), show_progress=False, **{"data.root": str(root)}, **overrides)
@@ -45,7 +50,7 @@ def sll_curve(root: Path, out: Path, seed: int, steps: int = STEPS, **overrides)
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_local_local_loss_leaves_chance_within_40_steps(synthetic, tmp_path, seed):
+def test_local_local_loss_leaves_chance_within_64_steps(synthetic, tmp_path, seed):
     from stclr.viz.results import first_below
 
     sll = sll_curve(synthetic, tmp_path, seed)
