@@ -10,8 +10,8 @@ does not depend on the machine's speed or load (issue 11). Rows:
 - ``random``: no pretraining (a seeded random backbone);
 - ``ic``, ``simplified_tclr``, ``ssl``, ``stclr``, ``tclr``: self-supervised pretraining (``stclr.methods``).
 
-All SSL methods use the course preset (r3d_tiny, 8x32x32 clips, Adam at a constant 3e-3, decoded videos kept in
-memory), so the only difference between rows is the objective (TCLR pretrains on 16-frame clips: its global-local loss needs 4
+All SSL methods use the course preset (r3d_tiny, 8x32x32 clips, light augmentation, Adam 5e-3 annealed by cosine
+over the run's steps, decoded videos kept in memory), so the only difference between rows is the objective (TCLR pretrains on 16-frame clips: its global-local loss needs 4
 timesteps from the global clip). Mean +- std over seeds is written to ``docs/benchmarks.md`` (section
 ``teaching_table``); raw numbers to ``<out>/results.json``, and a figure of L_SLL, L_IC and L_SSL per step for each method (mean over
 seeds, against each loss's chance value) to ``docs/figures/teaching_table_losses.png``.
