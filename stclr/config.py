@@ -358,11 +358,13 @@ _PRESETS: dict[str, dict[str, dict]] = {
             "ssl_speeds": (1, 2, 4),
             # TCLR's crop (30-100 % of the area) at 32 px often cuts the small moving sprite away: the two views
             # of a clip then share too little for L_SLL, which stayed at chance for 304 steps on seeds 0-2; with
-            # "light" (crop 70-100 %, flip, mild colour) it leaves chance by step ~15-30 (DESIGN.md §5, issue 11).
+            # "light" (crop 70-100 %, flip, mild colour) it leaves chance (5-step mean < 0.9 x chance) at steps 23-47
+            # on seeds 0-4 (tests/test_course_learning.py; DESIGN.md §5, issue 11).
             "augment": "light",
-            # The tiny net learns faster than at the paper's 1e-3; with the cosine schedule below, 5e-3 took L_SLL off
-            # its plateau by step ~20 and reached R@1 46.9 / 51.6 after 160 steps on seeds 2 / 1, where 3e-3 gave
-            # 37.5 / 46.9 (random init: 23.4 / 25.0; 10 retrieval clips).
+            # The tiny net learns faster than at the paper's 1e-3; with the cosine schedule below (and one-step
+            # epochs, as the course then trained), 5e-3 took L_SLL off its plateau by step ~20 and reached R@1
+            # 46.9 / 51.6 after 160 steps on seeds 2 / 1, where 3e-3 gave 37.5 / 46.9 (random init: 23.4 / 25.0;
+            # 10 retrieval clips).
             "lr": 5e-3,
             "batch_size": 16,
             "epochs": 20,

@@ -12,7 +12,7 @@ nb.md(
     together and **pretrains a network with the kit's engine** (`stclr.train.run_pretrain`), the same code
     that `stclr pretrain` and `torchrun` run at full scale. We configure a run, look at what it costs, train it
     for a fixed number of optimiser steps, read its loss curves, and ask the only question that matters about
-    self-supervised features: are they better than random ones? With the defaults the run is 160 optimiser steps
+    self-supervised features: are they better than random ones? With the defaults the run is 240 optimiser steps
     of a tiny network on a laptop CPU; the same notebook, given the parameters listed in section 6, pretrains
     R3D-18 on UCF-101. The budget is counted in steps, not seconds, so the same seed gives the same numbers on a
     fast or a slow machine.
@@ -29,7 +29,7 @@ nb.md(
 
     | compute | with the defaults | full scale (section 6) |
     |---|---|---|
-    | time | about 3 min on 2 laptop cores (160 optimiser steps, about 1 s each, and two retrievals; ~30 s with `quick=True`) | ≈ 34 min per epoch on one A40 (paper, Table 6); 400 epochs ≈ 9 days |
+    | time | 3–5 min on 2 laptop cores (240 optimiser steps and two retrievals: 3.1–4.7 min measured for seeds 0–4 with two runs side by side, `docs/benchmarks.md`); ~30 s with `quick=True` | ≈ 34 min per epoch on one A40 (paper, Table 6); 400 epochs ≈ 9 days |
     | disk | about 1 MB per checkpoint (tiny R3D) | ≈ 400 MB per checkpoint (R3D-18 + Adam state) |
     """
 )
@@ -85,7 +85,7 @@ nb.params(
     lr: float = 0.005  # peak learning rate (the paper: 1e-3 with Adam; the tiny net learns faster at 5e-3)
     c1: float = 0.6  # probability that an SSL tuple's 3 clips come from 3 different videos
     scheduler: str = "cosine"  # learning-rate schedule: cosine (to 0 at the last step), none, plateau (the paper) or onecycle
-    steps: int = 160  # optimiser steps in all, the budget (the same result on every machine); 0: all the epochs
+    steps: int = 240  # optimiser steps in all, the budget (the same result on every machine); 0: all the epochs
     epochs: int = 20  # passes through the train list at most (16 steps each here: steps ends the course's run first)
     max_steps_per_epoch: int = 0  # cap on the steps of an epoch; 0: the whole train list
     time_budget_s: float = 0.0  # optional wall-clock limit in seconds; 0: none (steps make results machine-independent)
@@ -207,7 +207,7 @@ nb.md(
     ## 3. Training
 
     `run_pretrain(cfg)` trains and returns the run folder. It stops after `max_steps` optimiser steps (the
-    notebook's `steps`; 160 here, 10 passes through the 256 train videos), when `epochs` are done, or, when one
+    notebook's `steps`; 240 here, 15 passes through the 256 train videos), when `epochs` are done, or, when one
     is set, when the wall-clock `time_budget_s` is spent (after writing a checkpoint, so
     the run can be resumed; handy on a shared GPU, but a result then depends on the machine's speed). This cell
     reuses a finished run with the same settings, resumes an unfinished one, and otherwise trains from scratch.
@@ -342,11 +342,12 @@ nb.md(
     differences of a few points are noise; the dashed lines are what a random ranking scores. A random-init 3D
     CNN is not useless: its pooled features already respond to where and how much things move, so it beats
     chance. The line printed above the figure is this run's gain over it. Over seeds 0–4 (`docs/benchmarks.md`,
-    "course seeds") the 160 steps lifted R@1 from 21.9–26.6 (random init) to 42.2–51.6: gains of +15.6 to +26.6
-    points (mean 45.9 ± 3.6 against 23.8 ± 2.0), with the local–local loss leaving its plateau between steps 22
-    and 33. The weakest seed (4) cleared the course's +15 target by one query: a lesson read off one run of 64
-    queries is fragile, so if your gain is small, look at the loss curves first (did the local–local loss leave
-    its plateau, and when?) and try another seed (exercise 1).
+    "course seeds") the 240 steps lifted R@1 from 21.9–26.6 (random init) to 40.6–59.4: gains of +14.1 to +37.5
+    points (mean 47.8 ± 7.7 against 23.8 ± 2.0), with the local–local loss leaving its plateau between steps 29
+    and 44. Seed 4 fell one query short of the course's +15 target (+14.1), and with 160 steps three seeds of five
+    did: a lesson read off one run of 64 queries is fragile. If your gain is small, look at the loss curves first
+    (did the local–local loss leave its plateau, and when? how many steps were left after it?) and try another
+    seed (exercise 1).
 
     ## 6. The same notebook at full scale
 
@@ -363,7 +364,7 @@ nb.md(
     | `augment` (empty: the preset's) | `light` | `tclr` | `tclr` | – | `tclr` |
     | `arch`, `clip_len`, `size` | `r3d_tiny`, 8, 32 | `r3d_18`, 16, 112 | `r3d_18`, 16, 112 | `r3d_18`, 16, 128 | `r3d_18`, 16, 112 |
     | `batch_size`, `lr`, `scheduler` | 16, 5e-3, `cosine` | 38, 1e-3, `plateau` | 38, 1e-3, `plateau` | 24, 1e-2, `onecycle` | 38, 1e-3, `plateau` |
-    | `steps`, `epochs`, `time_budget_s` | 160, 20, 0 | 0, 400, 0 | 0, 400, 0 | 0, 499, 0 | 0, 300, 0 |
+    | `steps`, `epochs`, `time_budget_s` | 240, 20, 0 | 0, 400, 0 | 0, 400, 0 | 0, 499, 0 | 0, 300, 0 |
     | `num_workers` | 1 | 8 | 8 | 8 | 8 |
     | `retrieval_clips`, `retrieval_skip` | 10, 4 | 10, 3 | 10, 3 | 10, 3 | 10, 3 |
 

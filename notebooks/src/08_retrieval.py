@@ -25,7 +25,7 @@ nb.md(
 
     | compute | with the defaults | full scale (section 6) |
     |---|---|---|
-    | time | about 3 min on 2 laptop cores in the course (Simplified TCLR and SSL-only pretrained here for 160 steps each, STCLR reused from notebook 06; 4 retrievals); about 6 min alone; ~30 s with `quick=True` | features of 13,320 UCF-101 videos × 10 clips: ≈ 10 min per model on one GPU (pretraining: notebook 06) |
+    | time | 3.5–5.5 min on 2 laptop cores in the course (Simplified TCLR and SSL-only pretrained here for 240 steps each, STCLR reused from notebook 06; 4 retrievals; 3.4–5.3 min measured for seeds 0–4 with two runs side by side); about 3 min more alone; ~30 s with `quick=True` | features of 13,320 UCF-101 videos × 10 clips: ≈ 10 min per model on one GPU (pretraining: notebook 06) |
     | disk | a few MB (features are cached in `out_dir/.feature_cache`) | ≈ 30 MB of cached features per model |
     """
 )
@@ -68,7 +68,7 @@ nb.params(
     course_dir: str = "../runs/notebooks"  # where notebook 06 wrote its output (its default): its STCLR run is reused when the steps match
     methods: list[str] = ["ssl", "simplified_tclr", "stclr"]  # pretrained backbones compared with random init
     checkpoint_dir: str = ""  # a folder with one finished pretraining per entry of methods; empty: pretrain here
-    pretrain_steps: int = 160  # optimiser steps of pretraining per method when there is no checkpoint_dir (06's default)
+    pretrain_steps: int = 240  # optimiser steps of pretraining per method when there is no checkpoint_dir (06's default)
     preset_name: str = "course"  # settings not listed here: course or paper
     arch: str = "r3d_tiny"  # backbone of the pretrainings done here (checkpoints bring their own)
     skips: str = "medium"  # skip preset of the pretrainings done here
@@ -222,12 +222,10 @@ nb.md(
     filters already responds to where and how much things move. The pretrained backbones have to beat *that*,
     not chance; one query is worth 100 / number of queries points (1.6 here). The lines printed above give
     each model's gain after the same number of optimiser steps. Over seeds 0–4 (`docs/benchmarks.md`, "course
-    seeds"), STCLR beat random init by +15.6 to +26.6 points and SSL-only on every seed; Simplified TCLR beat
-    random init on every seed (+6.2 to +28.1) but not SSL-only on seed 0 (28.1 against 29.7, one query). There its
-    local–local loss left its plateau at step 39, against step 22 for STCLR; but on seed 4 it left at step 40 too
-    and still reached 54.7, so a late start is not the whole story: on 64 queries, one query is within what the
-    seed alone moves. Check your own run's loss curves the same way (`vr.read_jsonl` on the run folders printed
-    above). The SSL-only row shows what
+    seeds"), STCLR beat random init by +14.1 to +37.5 points and Simplified TCLR by +12.5 to +37.5, and both beat
+    SSL-only on every seed. Which of the two is ahead changes with the seed (Simplified TCLR on seeds 1 and 4, by
+    up to 11 points): on 64 queries, one seed cannot rank them, and the paper's gap between them is about 2 points.
+    Check your own run's loss curves (`vr.read_jsonl` on the run folders printed above). The SSL-only row shows what
     training moves *without* learning its task: in these short engine runs its pretext loss stays at
     $\\log 4$ (notebook 05 shows why, and what it takes to learn it), yet its R@1 drifts a few points away from
     random init, because its weights and BatchNorm statistics change. The paper's numbers come from 400 epochs

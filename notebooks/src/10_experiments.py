@@ -241,7 +241,7 @@ nb.md(
     """
     *What to notice:* each bar is **one seed** of a 30-step run, so this figure cannot rank the settings: the gap
     printed above has to be compared with what changing only the seed does, and one seed per setting does not
-    measure that. For scale, notebook 06's R@1 after 160 steps moves by several points from seed to seed
+    measure that. For scale, notebook 06's R@1 after 240 steps moves by several points from seed to seed
     (`docs/benchmarks.md`, "course seeds", mean ± std over seeds 0–4) — more than the 1–3 points the paper
     reports between sparsity levels. So read these bars as "no evidence either way". That is the lesson a batch
     makes cheap to learn: add `seed: [0, 1, 2]` to the grid (exercise 1) and the bars get error bars. The paper's Fig. 5–6 find
