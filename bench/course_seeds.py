@@ -76,12 +76,34 @@ def read_numbers(course: Path) -> dict:
         r = metrics["06"]["retrieval"]
         out["r1_random"], out["r1_stclr"] = r["random"]["R@1"], r["pretrained"]["R@1"]
         out["sll_left_chance_step"] = metrics["06"]["pretrain"].get("sll_left_chance_step")
+        from stclr.retrieval import bootstrap_gain_sd
+
+        hits = retrieval_hits(course / "06_pretraining")
+        if hits is not None:
+            out["n_query"] = len(hits[0])
+            out["gain_sd"] = bootstrap_gain_sd(*hits)
     if "07" in metrics:
         f = metrics["07"]["finetune"]
         out["ft_random"], out["ft_stclr"] = f["random"]["video_accuracy"], f["pretrained"]["video_accuracy"]
     if "08" in metrics:
         out["r08"] = {name: r["R@1"] for name, r in metrics["08"]["retrieval"].items()}
     return out
+
+
+def retrieval_hits(folder: Path) -> tuple[list[bool], list[bool]] | None:
+    """Per-query R@1 hits (random init, pretrained), aligned by query, from the two retrieval runs notebook 06 leaves
+    in its folder; None unless both are there."""
+    from stclr.retrieval import query_hits
+
+    runs = {}
+    for f in sorted(folder.glob("retrieval-*/metrics.json")):
+        m = json.loads(f.read_text())
+        if "neighbours" in m:
+            runs["random" if m.get("config", {}).get("random_init") else "pretrained"] = query_hits(m)
+    if set(runs) != {"random", "pretrained"} or set(runs["random"]) != set(runs["pretrained"]):
+        return None
+    q = sorted(runs["random"])
+    return [runs["random"][i] for i in q], [runs["pretrained"][i] for i in q]
 
 
 def checks(row: dict) -> dict[str, bool | None]:
@@ -101,7 +123,7 @@ def table(rows: list[dict], with_08: bool) -> str:
     rows = sorted(rows, key=lambda r: r["seed"])
     fmt = lambda v: "–" if v is None else f"{v:.1f}"  # noqa: E731
     yes = lambda v: "–" if v is None else ("yes" if v else "**no**")  # noqa: E731
-    head = ["seed", "05 SSL held-out acc %", "06 R@1 random", "06 R@1 STCLR", "06 gain", "06 L_SLL < 0.9·chance at step",
+    head = ["seed", "05 SSL held-out acc %", "06 R@1 random", "06 R@1 STCLR", "06 gain ± bootstrap sd", "06 L_SLL < 0.9·chance at step",
             "07 fine-tune random %", "07 fine-tune STCLR %", "07 gain"]
     if with_08:
         head += ["08 R@1 random / ssl / simplified_tclr / stclr"]
@@ -122,7 +144,8 @@ def table(rows: list[dict], with_08: bool) -> str:
         c = checks(r)
         gain06 = r["r1_stclr"] - r["r1_random"] if r.get("r1_stclr") is not None else None
         gain07 = r["ft_stclr"] - r["ft_random"] if r.get("ft_stclr") is not None else None
-        cells = [str(r["seed"]), fmt(r.get("ssl_acc")), fmt(r.get("r1_random")), fmt(r.get("r1_stclr")), fmt(gain06),
+        g06 = fmt(gain06) + (f" ± {r['gain_sd']:.1f}" if r.get("gain_sd") is not None else "")
+        cells = [str(r["seed"]), fmt(r.get("ssl_acc")), fmt(r.get("r1_random")), fmt(r.get("r1_stclr")), g06,
                  str(r.get("sll_left_chance_step") or "–"), fmt(r.get("ft_random")), fmt(r.get("ft_stclr")), fmt(gain07)]
         if with_08:
             r08 = r.get("r08") or {}
@@ -136,13 +159,22 @@ def table(rows: list[dict], with_08: bool) -> str:
 
     lines += ["", f"Mean ± std over seeds: 05 held-out accuracy {spread('ssl_acc')} %; 06 R@1 {spread('r1_random')} (random "
                   f"init) vs {spread('r1_stclr')} (STCLR); 07 video-level accuracy {spread('ft_random')} % (random init) vs "
-                  f"{spread('ft_stclr')} % (STCLR). 64 test videos: one video is 1.6 points."]
+                  f"{spread('ft_stclr')} % (STCLR)." + queries_note(rows)]
     failed = [f"seed {r['seed']}: notebook {k}: {e}" for r in rows for k, e in r["errors"].items()]
     if failed:
         lines += ["", "Notebooks that failed:", ""] + [f"- {f}" for f in failed]
     seeds = " ".join(str(r["seed"]) for r in rows)
     lines += ["", f"Written by `python bench/course_seeds.py --seeds {seeds}{' --with-08' if with_08 else ''}`."]
     return "\n".join(lines)
+
+
+def queries_note(rows: list[dict]) -> str:
+    n = {r["n_query"] for r in rows if r.get("n_query")}
+    if len(n) != 1:
+        return ""
+    q = n.pop()
+    return (f" {q} test videos: one video is {100 / q:.1f} points; the ± after a seed's gain is the standard "
+            "deviation of that gain over bootstrap resamples of its queries (the measurement's own noise).")
 
 
 def main(argv=None) -> int:

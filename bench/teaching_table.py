@@ -49,7 +49,7 @@ def setting() -> str:
         f"({f.hidden} hidden units), {f.clip_len} frames at skip {f.skip} from frames resized to "
         f"{f.resize[0]}×{f.resize[1]} and cropped to {f.crop}, {f.test_clips} test clips × {f.test_crops} crop(s) "
         f"per video. Evaluation per row: retrieval with {r.n_clips} clips at skip {r.skip}, a linear probe on frozen "
-        "features. 64 test videos: one video is 1.6 points."
+        "features."
     )
 
 
@@ -194,6 +194,9 @@ def table(rows: list[dict], args) -> str:
         c = m["config"]
         lines[-1] += (f" Data: the synthetic set, generator version {m.get('generator_version')}, {c['num_classes']} "
                       f"classes × {c['videos_per_class']} videos of {c['num_frames']} frames at {c['size']}×{c['size']}.")
+        n_test = sum(v.get("subset") == "test" for v in m.get("videos", []))
+        if n_test:
+            lines[-1] += f" {n_test} test videos: one video is {100 / n_test:.1f} points."
     if any(r.get("loss_curves") for r in rows):
         lines += ["", "![L_SLL, L_IC and L_SSL per optimiser step, mean over seeds](figures/teaching_table_losses.png)"]
     lines += ["", f"Written by `python bench/teaching_table.py --steps {args.steps} --finetune-epochs "

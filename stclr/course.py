@@ -252,8 +252,10 @@ def lesson_checks(metrics: Mapping[str, Mapping[str, Any]]) -> list[dict[str, An
     m = metrics.get("06")
     pre, rnd = _get(m, "retrieval", "pretrained", "R@1"), _get(m, "retrieval", "random", "R@1")
     if pre is not None and rnd is not None:
-        add("06", "STCLR pretraining beats random init (retrieval R@1)", f"{pre:.1f} vs {rnd:.1f} ({pre - rnd:+.1f})",
-            ">= +15 points", pre - rnd >= 15)
+        sd = _get(m, "retrieval_gain_bootstrap_sd")
+        noise = f"; measurement noise ± {sd:.1f}" if _number(sd) else ""
+        add("06", "STCLR pretraining beats random init (retrieval R@1)",
+            f"{pre:.1f} vs {rnd:.1f} ({pre - rnd:+.1f}{noise})", ">= +15 points", pre - rnd >= 15)
     if _get(m, "pretrain") is not None and "sll_left_chance_step" in m["pretrain"]:
         step = m["pretrain"]["sll_left_chance_step"]
         add("06", "L_SLL leaves its chance plateau (5-step mean < 0.9 x chance)",

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "bench" / "teaching_table.py"
+from _bench import load_bench_script
 
 
 def _load():
-    sys.path.insert(0, str(SCRIPT.parent))  # the script imports bench/_report.py
-    try:
-        spec = importlib.util.spec_from_file_location("bench_teaching_table", SCRIPT)
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
-    return mod
+    return load_bench_script("teaching_table")
 
 
 def _row(method, seed, r1, ft):
@@ -32,7 +21,8 @@ def _row(method, seed, r1, ft):
 def test_table_means_gains_and_per_seed_values(tmp_path):
     tt = _load()
     (tmp_path / "meta.json").write_text(json.dumps(
-        {"generator_version": 7, "config": {"num_classes": 8, "videos_per_class": 40, "num_frames": 96, "size": 64}}))
+        {"generator_version": 7, "config": {"num_classes": 8, "videos_per_class": 40, "num_frames": 96, "size": 64},
+         "videos": [{"subset": "test"}] * 64 + [{"subset": "train"}] * 256}))
     args = tt.parse_args(["--seeds", "0", "1", "--methods", "supervised", "random", "stclr", "--data", str(tmp_path)])
     rows = [_row("supervised", 0, 60.0, 90.0), _row("supervised", 1, 70.0, 80.0),
             _row("random", 0, 20.0, 50.0), _row("random", 1, 30.0, 60.0),
@@ -50,7 +40,7 @@ def test_table_means_gains_and_per_seed_values(tmp_path):
     assert "| supervised | 60.0, 70.0 | 90.0, 80.0 |" in lines
     assert "| stclr | 40.0, – | 70.0, – |" in lines
     assert "no dropout in the head (128 hidden units), 8 frames at skip 6" in md  # read from the course preset
-    assert "generator version 7, 8 classes × 40 videos of 96 frames at 64×64" in md
+    assert "generator version 7, 8 classes × 40 videos of 96 frames at 64×64. 64 test videos: one video is 1.6 points." in md
     assert md.splitlines()[-1].startswith("Written by `python bench/teaching_table.py --steps 300 --finetune-epochs 25 ")
 
 

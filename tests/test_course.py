@@ -155,6 +155,8 @@ def test_lesson_checks_against_hand_built_metrics():
     assert [c["notebook"] for c in lesson_checks(metrics)] == ["05", "06", "06", "07", "08", "10"]
     assert "range 5.0" in lesson_checks(metrics)[-1]["value"]
     assert lesson_checks({"06": {}, "09": {"anything": 1}}) == []  # only what ran and measured
+    metrics["06"]["retrieval_gain_bootstrap_sd"] = 3.25
+    assert lesson_checks(metrics)[1]["value"] == "34.9 vs 20.0 (+14.9; measurement noise ± 3.2)"
 
 
 def test_reusable_pretraining_only_for_the_same_data_backbone_and_steps(tmp_path):

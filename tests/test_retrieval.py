@@ -154,3 +154,30 @@ def test_tclr_protocol_keeps_time(synth, tmp_path):
     assert m["config"]["n_clips"] == 9 and m["config"]["skip"] == 2 and m["config"]["crop"] == 0.8
     assert m["feature_dim"] == 64 * 2  # 8 frames -> 2 timesteps kept by the *_tclr net (widths end at 64)
     assert m["n_query"] == 6
+
+
+def test_bootstrap_gain_sd_known_cases():
+    from stclr.retrieval import bootstrap_gain_sd
+
+    same = [True, False] * 50
+    assert bootstrap_gain_sd(same, same) == 0.0  # both models resampled together: identical hits, no spread
+    assert bootstrap_gain_sd([False] * 100, [True] * 100) == 0.0  # the gain is 100 in every resample
+    # a never hits, b hits half of 100 queries: the gain is 100 x binomial(100, 1/2) / 100, sd 100 x sqrt(0.25 / 100) = 5
+    assert bootstrap_gain_sd([False] * 100, same, n=20000) == pytest.approx(5.0, abs=0.15)
+    assert bootstrap_gain_sd([False] * 400, same * 4, n=20000) == pytest.approx(2.5, abs=0.1)  # 4x queries: half
+    # b = a plus 10 extra hits of 100: the gain is 100 x (extra hits drawn) / 100, binomial(100, 0.1): sd 3
+    a = [False] * 100
+    b = [True] * 10 + [False] * 90
+    assert bootstrap_gain_sd(a, b, n=20000) == pytest.approx(3.0, abs=0.1)
+    assert bootstrap_gain_sd(a, b, seed=3) == bootstrap_gain_sd(a, b, seed=3)  # seeded
+    with pytest.raises(ValueError, match="equal-length"):
+        bootstrap_gain_sd([True, False], [True])
+
+
+def test_query_hits_reads_run_retrieval_neighbours():
+    from stclr.retrieval import query_hits
+
+    m = {"neighbours": [{"query": 0, "label": 2, "nn_labels": [2, 1]}, {"query": 1, "label": 0, "nn_labels": [1, 0]}]}
+    assert query_hits(m) == {0: True, 1: False}
+    with pytest.raises(ValueError, match="neighbours"):
+        query_hits({"R@1": 50.0})
