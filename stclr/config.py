@@ -56,8 +56,9 @@ class DataConfig:
     short_policy: str = "fit"  # too-short videos: fit | loop | mirror (DESIGN §2)
     max_videos: int | None = None  # use only the first N videos of each subset (quick experiments)
     cache_mb: float = 0.0  # keep up to this many MB of whole decoded videos in memory per process (0 = off;
-    # the synthetic set is ~380 MB decoded and is otherwise decoded again every epoch: stclr.video.set_frame_cache;
-    # it pays off with num_workers 0: each epoch's DataLoader workers start with an empty copy of their own)
+    # the synthetic set is ~600 MB decoded, ~300 MB its train list, and is otherwise decoded again every epoch:
+    # stclr.video.set_frame_cache; it pays off with num_workers 0: each epoch's DataLoader workers start with an
+    # empty copy of their own)
 
     def __post_init__(self):
         _check_choices(self)
@@ -331,7 +332,7 @@ def preset(name: str, kind: str = "pretrain", **overrides: Any):
 
 _COURSE_DATA = {"dataset": "synthetic", "root": "data/synthetic", "num_workers": 0, "cache_mb": 1024.0}
 # The course runs on a laptop CPU in minutes: the tiny R3D (one block per stage, widths 8/16/32/64) on 8x32x32
-# clips takes ~190 clips/s fwd+bwd on one core, and the decoded synthetic set (~380 MB) stays in memory, so a
+# clips takes ~190 clips/s fwd+bwd on one core, and the decoded synthetic set (~600 MB) stays in memory, so a
 # 5-minute run sees ~50k clips (docs/benchmarks.md, teaching table). Skips "medium" (2..10) fit 8-frame clips
 # into the 96-frame synthetic videos; 8 frames at skip 6 span half a video (both phases of a two-phase class).
 _PRESETS: dict[str, dict[str, dict]] = {

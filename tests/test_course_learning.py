@@ -1,10 +1,11 @@
 """The course preset really learns: on the synthetic dataset the sparse local-local loss (Eq. 3) leaves its
 chance plateau within 64 optimiser steps (4 of notebook 06's 16-step epochs), on every seed tried (issue 11).
 
-When L_SLL leaves is a wide random draw: the first step whose 5-step mean is below 0.9 x chance was 31, 23, 47,
-27, 35 for seeds 0-4 in this test's setting (whole 16-step epochs, constant rate; measured 2026-12-04). Issue 11
-suggested step 40 when the course trained one-step epochs (exits 22-33); seed 2 now leaves at 47, so the horizon
-is 64 steps, still far short of the 304 steps the old preset stayed on the plateau for.
+When L_SLL leaves is a wide random draw: the first step whose 5-step mean is below 0.9 x chance was 25, 42, 19,
+43, 30 for seeds 0-4 in this test's setting (whole 16-step epochs, constant rate; measured 2026-12-04 on the
+dataset with 256 test videos; 31, 23, 47, 27, 35 on the earlier one with 64, whose training videos differed).
+Issue 11 suggested step 40 when the course trained one-step epochs (exits 22-33); exits up to 47 have been seen,
+so the horizon is 64 steps, still far short of the 304 steps the old preset stayed on the plateau for.
 
 With TCLR's augmentation at 32 px (the course preset before issue 11) L_SLL stayed at ~11.1 (chance 5 ln 9 =
 10.99) for 304 steps on seeds 0-2: this test failed on that preset (``augment=tclr``) and passes on today's.

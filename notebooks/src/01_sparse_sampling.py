@@ -445,7 +445,7 @@ nb.md(
     extra = {"random positions, skip 10": lambda m, r: sparse_local_clips(m, r, (10,) * 5, clip_len, policy)}
     print(vz.phase_coverage(two_phase, extra, draws=draws, seed=seed))
     ```
-    It touches both phases and reaches far (extent about 0.92), but its cross-phase pairs (about 0.26) are as
+    It touches both phases and reaches far (extent about 0.92), but its cross-phase pairs (about 0.3) are as
     low as `high`'s: long clips mostly share their majority phase. Cross-phase pairs come from random
     *positions* of short clips, not from large skips.
     </details>

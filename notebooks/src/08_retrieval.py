@@ -25,7 +25,7 @@ nb.md(
 
     | compute | with the defaults | full scale (section 6) |
     |---|---|---|
-    | time | 3.5–5.5 min on 2 laptop cores in the course (Simplified TCLR and SSL-only pretrained here for 240 steps each, STCLR reused from notebook 06; 4 retrievals; 3.4–5.3 min measured for seeds 0–4 with two runs side by side); about 3 min more alone; ~30 s with `quick=True` | features of 13,320 UCF-101 videos × 10 clips: ≈ 10 min per model on one GPU (pretraining: notebook 06) |
+    | time | 4.5–7.5 min on 2 laptop cores in the course (Simplified TCLR and SSL-only pretrained here for 240 steps each, STCLR reused from notebook 06; 4 retrievals over 512 videos; 4.7 min measured alone for seed 0, 4.7–7.5 min for seeds 0–4 with two runs side by side and other load); about 3 min more alone; ~30 s with `quick=True` | features of 13,320 UCF-101 videos × 10 clips: ≈ 10 min per model on one GPU (pretraining: notebook 06) |
     | disk | a few MB (features are cached in `out_dir/.feature_cache`) | ≈ 30 MB of cached features per model |
     """
 )
@@ -220,15 +220,17 @@ nb.md(
     """
     *What to notice:* the grey bars (random init) are well above the dashed chance level: a 3D CNN with random
     filters already responds to where and how much things move. The pretrained backbones have to beat *that*,
-    not chance; one query is worth 100 / number of queries points (1.6 here). The lines printed above give
-    each model's gain after the same number of optimiser steps. Over seeds 0–4 (`docs/benchmarks.md`, "course
-    seeds"), STCLR beat random init by +14.1 to +37.5 points and Simplified TCLR by +12.5 to +37.5, and both beat
-    SSL-only on every seed. Which of the two is ahead changes with the seed (Simplified TCLR on seeds 1 and 4, by
-    up to 11 points): on 64 queries, one seed cannot rank them, and the paper's gap between them is about 2 points.
+    not chance; one query is worth 100 / number of queries points (0.4 here), and a gain of one model over
+    another moves by about ±4 points with the draw of the queries alone (notebook 06 prints this noise). The lines
+    printed above give each model's gain after the same number of optimiser steps. Over seeds 0–4
+    (`docs/benchmarks.md`, "course seeds"), STCLR beat random init by +17.6 to +33.2 points and Simplified TCLR by
+    +16.8 to +31.7, and both beat SSL-only on every seed. Which of the two is ahead changes with the seed
+    (Simplified TCLR on seed 0, by 2.4 points; STCLR on the others, by 0.8 to 7.8): four of five gaps are within one
+    run's noise, so these runs cannot rank them, and the paper's gap between them is about 2 points.
     Check your own run's loss curves (`vr.read_jsonl` on the run folders printed above). The SSL-only row shows what
     training moves *without* learning its task: in these short engine runs its pretext loss stays at
-    $\\log 4$ (notebook 05 shows why, and what it takes to learn it), yet its R@1 drifts a few points away from
-    random init, because its weights and BatchNorm statistics change. The paper's numbers come from 400 epochs
+    $\\log 4$ (notebook 05 shows why, and what it takes to learn it), yet its R@1 drifts away from random init
+    (−3.1 to +12.1 points over seeds 0–4), because its weights and BatchNorm statistics change. The paper's numbers come from 400 epochs
     on a GPU:
 
     | UCF-101 split 1 (Table 10, 3) | R@1 | R@5 | R@10 | R@20 |
