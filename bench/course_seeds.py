@@ -93,17 +93,19 @@ def read_numbers(course: Path) -> dict:
 def retrieval_hits(folder: Path) -> tuple[list[bool], list[bool]] | None:
     """Per-query R@1 hits (random init, pretrained), aligned by query, from the two retrieval runs notebook 06 leaves
     in its folder; None unless both are there."""
-    from stclr.retrieval import query_hits
+    from stclr.retrieval import paired_hits, query_hits
 
     runs = {}
     for f in sorted(folder.glob("retrieval-*/metrics.json")):
         m = json.loads(f.read_text())
         if "neighbours" in m:
             runs["random" if m.get("config", {}).get("random_init") else "pretrained"] = query_hits(m)
-    if set(runs) != {"random", "pretrained"} or set(runs["random"]) != set(runs["pretrained"]):
+    if set(runs) != {"random", "pretrained"}:
         return None
-    q = sorted(runs["random"])
-    return [runs["random"][i] for i in q], [runs["pretrained"][i] for i in q]
+    try:
+        return paired_hits(runs["random"], runs["pretrained"])
+    except ValueError:  # not the same queries: no paired gain to bootstrap
+        return None
 
 
 def checks(row: dict) -> dict[str, bool | None]:

@@ -99,6 +99,19 @@ def query_hits(metrics: dict) -> dict[int, bool]:
     return {int(n["query"]): n["nn_labels"][0] == n["label"] for n in metrics["neighbours"]}
 
 
+def paired_hits(hits_a: dict, hits_b: dict) -> tuple[list[bool], list[bool]]:
+    """Two runs' per-query R@1 hits (:func:`query_hits`; keys may be ints or, read back from JSON, strings) as two
+    lists aligned by query index, for :func:`bootstrap_gain_sd`. Raises ValueError unless both runs scored the same
+    queries: a gain measured on different test videos is not a paired one."""
+    a, b = ({int(q): bool(h) for q, h in d.items()} for d in (hits_a, hits_b))
+    if set(a) != set(b):
+        only = sorted(set(a) ^ set(b))
+        raise ValueError(f"the two retrievals scored different queries ({len(a)} and {len(b)}; "
+                         f"{len(only)} in one only, e.g. {only[:5]})")
+    q = sorted(a)
+    return [a[i] for i in q], [b[i] for i in q]
+
+
 def bootstrap_gain_sd(hits_a: Sequence[bool], hits_b: Sequence[bool], n: int = 2000, seed: int = 0) -> float:
     """The measurement noise of a retrieval gain: the standard deviation, in points, of R@1(b) - R@1(a) over ``n``
     bootstrap resamples of the queries (both models scored on the same resampled queries). ``hits_a`` and

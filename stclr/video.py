@@ -525,8 +525,9 @@ class _DecodedVideoCache:
     """Whole decoded videos kept in memory (LRU, bounded in bytes), keyed by file identity and output size.
 
     For small datasets read many times (the synthetic course set: 512 videos x 96 frames x 64x64 is 604 MB
-    decoded, half of it the training videos) decoding, not the model, is what a CPU run spends its time on; with the cache each video is
-    decoded once per process, by a full sequential decode -- so cached frames are exact by construction.
+    decoded, half of it the training videos) decoding, not the model, is what a CPU run spends its time on;
+    with the cache each video is decoded once per process, by a full sequential decode -- so cached frames are
+    exact by construction.
     Each DataLoader worker holds its own cache. Off (``max_bytes == 0``) unless :func:`set_frame_cache` is
     called; the decode counters count the one decode of a miss and nothing for a hit."""
 

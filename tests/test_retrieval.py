@@ -181,3 +181,14 @@ def test_query_hits_reads_run_retrieval_neighbours():
     assert query_hits(m) == {0: True, 1: False}
     with pytest.raises(ValueError, match="neighbours"):
         query_hits({"R@1": 50.0})
+
+
+def test_paired_hits_aligns_by_query_and_refuses_different_queries():
+    from stclr.retrieval import bootstrap_gain_sd, paired_hits
+
+    a = {2: True, 0: False, 1: True}
+    b = {"1": False, "0": True, "2": True}  # read back from JSON: string keys
+    assert paired_hits(a, b) == ([False, True, True], [True, False, True])  # queries 0, 1, 2 in order
+    assert bootstrap_gain_sd(*paired_hits(a, a)) == 0.0
+    with pytest.raises(ValueError, match="different queries"):
+        paired_hits(a, {0: True, 1: True, 3: False})
