@@ -1,4 +1,4 @@
-"""The course's teaching table: what a fixed CPU budget of pretraining buys on the synthetic dataset.
+"""The course's teaching table: what a fixed budget of pretraining steps buys on the synthetic dataset.
 
 For each method and seed: pretrain the tiny R3D for a fixed number of optimiser steps (``--steps``, default 300,
 one batch of 16 videos each), then measure retrieval R@1/5/10/20 (test queries, train gallery), a linear probe and
@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-def setting() -> str:
+def setting(jobs: int = 2, threads: int = 1) -> str:
     """What every row shares, read from the course preset (stclr.config) so the text follows the preset."""
     from stclr.config import preset
 
@@ -44,7 +44,7 @@ def setting() -> str:
     return (
         f"Setting: the course preset ({p.arch}: one block per stage, widths 8/16/32/64; {p.clip_len}×{p.size}×{p.size} "
         f"clips, batch {p.batch_size}; {p.optimizer.capitalize()} {p.lr:g}, scheduler {p.scheduler}, for pretraining; "
-        "decoded videos cached in memory), 2 runs side by side with one torch thread each. Fine-tuning and the "
+        f"decoded videos cached in memory), {jobs} runs side by side with {threads} torch thread(s) each. Fine-tuning and the "
         f"supervised row: {f.optimizer.capitalize()} {f.lr:g} with a {f.scheduler} schedule over the budget, {head} "
         f"({f.hidden} hidden units), {f.clip_len} frames at skip {f.skip} from frames resized to "
         f"{f.resize[0]}×{f.resize[1]} and cropped to {f.crop}, {f.test_clips} test clips × {f.test_crops} crop(s) "
@@ -70,6 +70,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--progress", action="store_true", help="show progress bars")
     p.add_argument("--jobs", type=int, default=2, help="runs at a time (each in its own process)")
     p.add_argument("--threads", type=int, default=1, help="torch threads per run (1 per core: see docs)")
+    p.add_argument("--amp", action="store_true",
+                   help="bf16 autocast on CUDA (default off: fp32, so a GPU table has the CPU course's arithmetic)")
     p.add_argument("--resume", type=Path, default=None, help="a previous output folder: keep its finished rows")
     return p.parse_args(argv)
 
@@ -83,9 +85,14 @@ def one_run(method: str, seed: int, args, out: Path) -> dict:
     from stclr.runinfo import read_jsonl
     from stclr.train import run_pretrain
 
+    import torch
+
+    # On a GPU the augmentation still runs on the CPU: without this each of the --jobs processes would start one
+    # thread per core (cpu_threads below only applies to device=cpu).
+    torch.set_num_threads(args.threads)
     data = {"data.root": str(args.data), "data.cache_mb": 1024.0}  # decode each video once per run
     common = dict(seed=seed, device=args.device, show_progress=args.progress, out_dir=str(out),
-                  cpu_threads=args.threads)
+                  cpu_threads=args.threads, amp=args.amp)
     tag = f"{method}-s{seed}"
     row: dict = {"method": method, "seed": seed}
     t0 = time.time()
@@ -101,8 +108,9 @@ def one_run(method: str, seed: int, args, out: Path) -> dict:
         ft = run_finetune(preset("course", "finetune", run_name=f"{tag}-finetune", epochs=max(1, round(args.steps / 16)),
                                  **common, **data))
         checkpoint, row["pretrain_epochs"] = str(ft), json.loads((ft / "metrics.json").read_text())["epochs_trained"]
+        row["pretrain_steps"] = 16 * row["pretrain_epochs"]
     elif method == "random":
-        checkpoint, row["pretrain_epochs"], ft = None, 0, None
+        checkpoint, row["pretrain_epochs"], row["pretrain_steps"], ft = None, 0, 0, None
     else:
         # TCLR's global-local loss needs 4 timesteps after layer4 from its global clip: 16 frames for the
         # time-keeping *_tclr net (the plan's global clip has the local clips' length), so TCLR pretrains on
@@ -111,7 +119,8 @@ def one_run(method: str, seed: int, args, out: Path) -> dict:
         pre = run_pretrain(preset("course", method=method, epochs=args.steps, max_steps=args.steps,
                                   run_name=f"{tag}-pretrain", **extra, **common, **data))
         logged = read_jsonl(pre / "steps.jsonl")
-        checkpoint, row["pretrain_epochs"] = str(pre), len(read_jsonl(pre / "metrics.jsonl"))
+        epochs = read_jsonl(pre / "metrics.jsonl")
+        checkpoint, row["pretrain_epochs"], row["pretrain_steps"] = str(pre), len(epochs), epochs[-1]["step"]
         row["loss_curves"] = {k: [r.get(f"loss_{k}") for r in logged] for k in ("sll", "ic", "ssl", "ll", "gl")
                               if any(f"loss_{k}" in r for r in logged)}
         ft = None
@@ -143,9 +152,10 @@ def table(rows: list[dict], args) -> str:
     cols = [f"R@{k}" for k in KS] + ["probe_acc", "finetune_video_acc"]
     names = {"probe_acc": "linear probe %", "finetune_video_acc": "fine-tune video acc %"}
     lines = [
-        "## Teaching table (synthetic dataset, tiny R3D, fixed CPU budget)",
+        "## Teaching table (synthetic dataset, tiny R3D, fixed budget of optimiser steps)",
         "",
-        f"{machine_line()}. Pretraining {args.steps} optimiser steps per run, fine-tuning "
+        f"{machine_line()}; device {args.device}"
+        + (", bf16 autocast" if args.amp else ", fp32") + f", {args.jobs} runs at a time. Pretraining {args.steps} optimiser steps per run, fine-tuning "
         f"{args.finetune_epochs} epochs; seeds {', '.join(map(str, args.seeds))}; "
         f"mean ± std over seeds. Retrieval: test videos query train videos (R@k, %). "
         "`supervised` trains with labels for the same number of steps (an upper bound); `random` is no pretraining.",
@@ -158,7 +168,8 @@ def table(rows: list[dict], args) -> str:
         if not rs:
             continue
         cells = [mean_std([r[c] for r in rs]) for c in cols]
-        epochs = mean_std([float(r["pretrain_epochs"]) for r in rs])
+        # rows written before pretrain_steps was recorded: 16 steps per epoch of the synthetic set
+        epochs = mean_std([float(r.get("pretrain_steps", 16 * r["pretrain_epochs"])) for r in rs])
         minutes = statistics.mean(r["total_s"] for r in rs) / 60
         lines.append(f"| {method} | " + " | ".join(cells) + f" | {epochs} | {minutes:.1f} |")
     def mean_of(method, col):
@@ -187,7 +198,7 @@ def table(rows: list[dict], args) -> str:
             cells = [", ".join(f"{by_seed[s][c]:.1f}" if s in by_seed else "–" for s in seeds)
                      for c in ("R@1", "finetune_video_acc")]
             lines.append(f"| {method} | " + " | ".join(cells) + " |")
-    lines += ["", setting()]
+    lines += ["", setting(args.jobs, args.threads)]
     meta = args.data / "meta.json"
     if meta.exists():
         m = json.loads(meta.read_text())
@@ -206,7 +217,10 @@ def table(rows: list[dict], args) -> str:
 
 def loss_figure(rows: list[dict], path: Path):
     """L_SLL, L_IC and L_SSL per optimiser step, one line per method (mean over its seeds), each panel with the loss
-    of a uniform guess (course batch of 16 videos, N = 5 local clips): where each method leaves its plateau."""
+    of a uniform guess (course batch of 16 videos, N = 5 local clips): where each method leaves its plateau.
+
+    A method keeps one colour in every panel. TCLR's ``ic`` is its own instance loss (all local pairs plus the
+    global clip, summed), not Eq. 2, so it is not drawn against Eq. 2's chance value."""
     import math
 
     import matplotlib
@@ -217,21 +231,26 @@ def loss_figure(rows: list[dict], path: Path):
 
     chance = {"sll": 5 * math.log(9), "ic": math.log(31), "ssl": math.log(4)}
     titles = {"sll": "$L_{SLL}$ (Eq. 3)", "ic": "$L_{IC}$ (Eq. 2)", "ssl": "$L_{SSL}$ (Sec. 3.3)"}
+    colour = {"stclr": "C0", "simplified_tclr": "C1", "ic": "C2", "ssl": "C4", "supervised": "C7", "random": "C8"}
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6), layout="constrained")
     for ax, key in zip(axes, ("sll", "ic", "ssl")):
         for method in METHODS:
+            if method == "tclr":
+                continue
             curves = [r["loss_curves"][key] for r in rows if r["method"] == method and key in r.get("loss_curves", {})]
             if not curves:
                 continue
             n = min(len(c) for c in curves)
             y = np.nanmean(np.array([[np.nan if v is None else v for v in c[:n]] for c in curves], float), axis=0)
             smooth = np.convolve(y, np.ones(5) / 5, mode="valid") if n >= 5 else y
-            ax.plot(np.arange(len(smooth)) + (n - len(smooth)) + 1, smooth, label=f"{method} ({len(curves)} seeds)")
+            ax.plot(np.arange(len(smooth)) + (n - len(smooth)) + 1, smooth, color=colour[method],
+                    label=f"{method} ({len(curves)} seeds)")
         ax.axhline(chance[key], color="black", linestyle="--", linewidth=1)
         ax.annotate("uniform guess", (0.01, chance[key]), xycoords=("axes fraction", "data"), va="bottom", fontsize=8)
         ax.set(title=titles[key], xlabel="optimiser step (mean of 5)")
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8, frameon=False)
+        if ax.get_lines():
+            ax.legend(fontsize=8, frameon=False)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
     plt.close(fig)

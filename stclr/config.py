@@ -332,8 +332,8 @@ def preset(name: str, kind: str = "pretrain", **overrides: Any):
 
 _COURSE_DATA = {"dataset": "synthetic", "root": "data/synthetic", "num_workers": 0, "cache_mb": 1024.0}
 # The course runs on a laptop CPU in minutes: the tiny R3D (one block per stage, widths 8/16/32/64) on 8x32x32
-# clips takes ~190 clips/s fwd+bwd on one core, and the decoded synthetic set (~600 MB) stays in memory, so a
-# 5-minute run sees ~50k clips (docs/benchmarks.md, teaching table). Skips "medium" (2..10) fit 8-frame clips
+# clips takes ~190 clips/s fwd+bwd on one core, and the decoded synthetic set (~600 MB) stays in memory, so the
+# course's 240-step STCLR run (16 videos x 13 clip-views per step) sees ~50k clips in about 3 minutes. Skips "medium" (2..10) fit 8-frame clips
 # into the 96-frame synthetic videos; 8 frames at skip 6 span half a video (both phases of a two-phase class).
 _PRESETS: dict[str, dict[str, dict]] = {
     "paper": {"pretrain": {}, "finetune": {}, "retrieval": {}, "linear_probe": {}},
