@@ -8,7 +8,8 @@ The step is the one ``stclr.train`` runs: ``build_pretrain_model``, ``build_opti
   batch 16, skips "medium" so N = 5), (a) data excluded: one random batch of the loader's shapes, made once
   and reused; (b) data included: the real loader (``build_pretrain_data``, the course's workers) over
   ``data/synthetic``, timing next(batch) + step, with the share of that time spent waiting for the batch.
-  Writes the ``train_step_cpu`` section of docs/benchmarks.md.
+  Data excluded, the contiguous and the channels_last_3d memory format (``cpu_channels_last``) run one step
+  each in turn. Writes the ``train_step_cpu`` section of docs/benchmarks.md.
 - ``--mode gpu``: the paper's R3D-18, 16x112x112 clips, batch 38, on one GPU; random clips (``fake_batch``,
   moved to the GPU: no video decoding, no av/decord import), fp32 (TF32 allowed, as ``stclr.train``) vs bf16 autocast, both with
   the model and clips in channels_last_3d; cuDNN autotuning; peak memory per configuration. ``--compile``
@@ -120,6 +121,26 @@ def timed(step, next_batch, warmup: int, steps: int, sync) -> dict:
             "data_wait_frac": sum(waits) / sum(totals), "step_ms_all": [1e3 * t for t in totals]}
 
 
+def timed_in_turn(steps: dict, batches: dict, warmup: int, n: int) -> dict:
+    """Like :func:`timed` with the data excluded, for several step functions run one step each in turn, so that
+    a machine's changing load falls on all of them alike; medians per key."""
+    totals = {k: [] for k in steps}
+    for i in range(warmup + n):
+        for k, step in steps.items():
+            t0 = time.perf_counter()
+            loss = step(batches[k])
+            if not math.isfinite(loss):
+                raise FloatingPointError(f"loss is {loss} at step {i} ({k})")
+            if i >= warmup:
+                totals[k].append(time.perf_counter() - t0)
+    out = {}
+    for k, ts in totals.items():
+        clips, med = count_clips(batches[k]), statistics.median(ts)
+        out[k] = {"clips": clips, "step_ms": 1e3 * med, "clips_per_s": clips / med, "data_wait_frac": 0.0,
+                  "step_ms_all": [1e3 * t for t in ts]}
+    return out
+
+
 def short(row: dict) -> dict:
     return {k: round(v, 3) if isinstance(v, float) else v for k, v in row.items() if k != "step_ms_all"}
 
@@ -139,10 +160,15 @@ def run_cpu(args) -> list[dict]:
     for method in args.methods:
         cfg = make_cfg("cpu", method, args)
         base = {"method": method, "batch": cfg.batch_size, "arch": cfg.arch, "clip": f"{cfg.clip_len}x{cfg.size}x{cfg.size}"}
-        batch = synthetic_batch(cfg, device, False)
-        step = make_step(cfg, device, bf16=False, channels_last=False, compile_=False)
-        rows.append({**base, "data": "excluded", **timed(step, lambda: batch, args.warmup, args.steps, lambda: None)})
-        print(short(rows[-1]), flush=True)
+        # contiguous (what the course runs) and channels_last_3d (cpu_channels_last), one step of each in turn
+        steps = {cl: make_step(cfg, device, bf16=False, channels_last=cl, compile_=False) for cl in (False, True)}
+        batches = {cl: synthetic_batch(cfg, device, cl) for cl in (False, True)}
+        res = timed_in_turn(steps, batches, args.warmup, args.steps)
+        for cl in (False, True):
+            rows.append({**base, "data": "excluded", "layout": "channels_last_3d" if cl else "contiguous", **res[cl]})
+            if cl:
+                rows[-1]["speedup_vs_contiguous"] = res[False]["step_ms"] / res[True]["step_ms"]
+            print(short(rows[-1]), flush=True)
         if not args.data:
             continue
         if not (DATA / "splits").is_dir():
@@ -206,18 +232,20 @@ def run_gpu(args, device) -> list[dict]:
 
 def table(rows, cpu: bool) -> str:
     if cpu:
-        out = ["| method | data | clip-views / step | median step (ms) | clips/s | data wait |", "|---|---|---:|---:|---:|---:|"]
+        out = ["| method | data | memory format | clip-views / step | median step (ms) | clips/s | data wait | speed-up |",
+               "|---|---|---|---:|---:|---:|---:|---:|"]
     else:
         out = ["| method | precision | compile | clip-views / step | median step (ms) | clips/s | peak memory (GiB) | "
                "speed-up vs fp32 |", "|---|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:
-        setting = [r["data"] if r["data"] == "excluded" else f"included ({r.get('workers', '?')} workers)"] if cpu else \
-            [r["precision"], "yes" if r["compile"] else "no"]
+        setting = [r["data"] if r["data"] == "excluded" else f"included ({r.get('workers', '?')} workers)",
+                   r.get("layout", "contiguous")] if cpu else [r["precision"], "yes" if r["compile"] else "no"]
         if "step_ms" not in r:
-            cells = ["–"] * (3 if cpu else 5) + [r.get("note") or r["status"]]
+            cells = ["–"] * (4 if cpu else 5) + [r.get("note") or r["status"]]
         elif cpu:
             cells = [r["clips"], f"{r['step_ms']:.0f}", f"{r['clips_per_s']:.1f}",
-                     "–" if r["data"] == "excluded" else f"{100 * r['data_wait_frac']:.0f}%"]
+                     "–" if r["data"] == "excluded" else f"{100 * r['data_wait_frac']:.0f}%",
+                     f"{r['speedup_vs_contiguous']:.2f}x" if "speedup_vs_contiguous" in r else "–"]
         else:
             cells = [r["clips"], f"{r['step_ms']:.0f}", f"{r['clips_per_s']:.0f}",
                      f"{r['peak_gib']:.1f}" if "peak_gib" in r else "–",
@@ -229,7 +257,9 @@ def table(rows, cpu: bool) -> str:
 CPU_NOTE = ("*Data excluded*: one random batch of the loader's shapes (N = 5 local clips x 2 views, + 3 SSL clips for "
             "STCLR), reused every step. *Data included*: next(batch) from the real loader over data/synthetic, then the "
             "step; *data wait* = share of that time spent in next(batch) (with 0 workers: all the decoding and "
-            "augmentation). Other jobs share this machine: expect ~10% noise between rows.")
+            "augmentation). The two memory formats run one step each in turn (same weights, same batch); "
+            "channels_last_3d is `cpu_channels_last=true` (not the course's default: it changes the floating-point "
+            "order of recorded results). Other jobs share this machine: expect ~10% noise between rows.")
 GPU_NOTE = ("The paper's global batch on ONE GPU. Random clips made once and kept on the GPU (no decoding); model and "
             "clips channels_last_3d; cuDNN autotuning; fp32 allows TF32 (as stclr.train). Peak memory = "
             "torch.cuda.max_memory_allocated, batch included. Speed-up: fp32 step time / this one, same compile setting.")

@@ -39,6 +39,7 @@ from stclr.runinfo import (
     setup_cpu,
     setup_cuda_speed,
     to_device,
+    use_channels_last,
     write_json,
 )
 from stclr.train import build_optimizer, build_scheduler, epoch_seed, step_scheduler
@@ -230,7 +231,7 @@ def _finetune(cfg: FinetuneConfig) -> Path:
     torch.manual_seed(cfg.seed)
     model = VideoClassifier(backbone, ClassifierHead(backbone.feature_dim, cfg.hidden, num_classes, cfg.dropout))
     model = model.to(device)
-    use_cl = cfg.channels_last and device.type == "cuda"
+    use_cl = use_channels_last(cfg, device)
     if use_cl:
         model = model.to(memory_format=torch.channels_last_3d)
     if cfg.freeze_backbone:

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from stclr.config import LinearProbeConfig, RetrievalConfig, to_dict
 from stclr.retrieval import build_eval_backbone, compute_features, load_subset
-from stclr.runinfo import setup_cpu, env_info, resolve_device, seed_everything, write_json
+from stclr.runinfo import setup_cpu, env_info, resolve_device, seed_everything, use_channels_last, write_json
 
 
 def fit_logistic_regression(x: torch.Tensor, y: torch.Tensor, num_classes: int, *, l2: float = 1e-4,
@@ -57,7 +57,7 @@ def run_linear_probe(cfg: LinearProbeConfig) -> Path:
     setup_cpu(device, cfg.cpu_threads, cfg.data.cache_mb)
     backbone, info = build_eval_backbone(cfg.arch, cfg.checkpoint, random_init=cfg.random_init, seed=cfg.seed)
     backbone = backbone.to(device)
-    use_cl = cfg.channels_last and device.type == "cuda"
+    use_cl = use_channels_last(cfg, device)
     if use_cl:
         backbone = backbone.to(memory_format=torch.channels_last_3d)
     run_dir = Path(cfg.out_dir) / (cfg.run_name or default_run_name(cfg))
@@ -66,7 +66,8 @@ def run_linear_probe(cfg: LinearProbeConfig) -> Path:
     rcfg = RetrievalConfig(arch=info["arch"], checkpoint=cfg.checkpoint, random_init=cfg.random_init,
                            protocol="paper", n_clips=cfg.n_clips, skip=cfg.skip, crop=1.0, clip_len=cfg.clip_len,
                            size=cfg.size, batch_size=cfg.batch_size, cache=cfg.cache, seed=cfg.seed,
-                           device=cfg.device, amp=cfg.amp, channels_last=cfg.channels_last, out_dir=cfg.out_dir,
+                           device=cfg.device, amp=cfg.amp, channels_last=cfg.channels_last,
+                           cpu_channels_last=cfg.cpu_channels_last, out_dir=cfg.out_dir,
                            show_progress=cfg.show_progress, data=cfg.data)
     cache_dir = Path(cfg.out_dir) / ".feature_cache" if cfg.cache else None
     train, test = load_subset(cfg.data, "train"), load_subset(cfg.data, "test")

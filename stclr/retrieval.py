@@ -30,7 +30,8 @@ from tqdm.auto import tqdm
 
 from stclr import checkpoint as ckpt_lib
 from stclr.config import RetrievalConfig, config_hash, to_dict
-from stclr.runinfo import setup_cpu, autocast, env_info, resolve_device, seed_everything, to_device, write_json
+from stclr.runinfo import (setup_cpu, autocast, env_info, resolve_device, seed_everything, to_device,
+                           use_channels_last, write_json)
 
 # --------------------------------------------------------------------------------------------------------------
 # The metric (pure)
@@ -267,7 +268,8 @@ def compute_features(cfg: RetrievalConfig, backbone, arch: str, split, subset: s
                       data=cfg.data)
     loader = eval_loader(ds, cfg.batch_size, cfg.data.workers(), device)
     feats, labels = extract_features(
-        backbone, loader, device, keep_time=cfg.protocol == "tclr", amp=cfg.amp, channels_last=cfg.channels_last,
+        backbone, loader, device, keep_time=cfg.protocol == "tclr", amp=cfg.amp,
+        channels_last=use_channels_last(cfg, device),
         expected=len(split), show_progress=cfg.show_progress, desc=f"{subset} features",
     )
     if cache is not None:
@@ -286,7 +288,7 @@ def run_retrieval(cfg: RetrievalConfig) -> Path:
     setup_cpu(device, cfg.cpu_threads, cfg.data.cache_mb)
     backbone, info = build_eval_backbone(cfg.arch, cfg.checkpoint, random_init=cfg.random_init, seed=cfg.seed)
     backbone = backbone.to(device)
-    if cfg.channels_last and device.type == "cuda":
+    if use_channels_last(cfg, device):
         backbone = backbone.to(memory_format=torch.channels_last_3d)
     run_dir = Path(cfg.out_dir) / (cfg.run_name or default_run_name(cfg))
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -80,10 +80,18 @@ def autocast(device: torch.device, enabled: bool = True):
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=enabled and device.type == "cuda")
 
 
+def use_channels_last(cfg, device: torch.device) -> bool:
+    """Whether a run keeps its model and clips in channels_last_3d: on CUDA when ``cfg.channels_last``, on the
+    CPU only when ``cfg.cpu_channels_last`` as well (faster there for the tiny R3D, but a different
+    floating-point order than the numbers the course records)."""
+    return bool(cfg.channels_last) and (device.type == "cuda" or bool(getattr(cfg, "cpu_channels_last", False)))
+
+
 def to_device(x: torch.Tensor, device: torch.device, channels_last: bool = False) -> torch.Tensor:
-    """Move a batch tensor; 5-D clip batches go channels_last_3d on CUDA when asked (must match the model)."""
+    """Move a batch tensor; 5-D clip batches go channels_last_3d when asked (must match the model's layout:
+    pass :func:`use_channels_last`)."""
     x = x.to(device, non_blocking=True)
-    if channels_last and device.type == "cuda" and x.dim() == 5:
+    if channels_last and x.dim() == 5:
         x = x.contiguous(memory_format=torch.channels_last_3d)
     return x
 

@@ -51,6 +51,7 @@ from stclr.runinfo import (
     setup_cpu,
     setup_cuda_speed,
     to_device,
+    use_channels_last,
     write_json,
 )
 
@@ -284,7 +285,7 @@ def _pretrain(cfg: PretrainConfig) -> Path:
     # ---- model, data, optimiser -----------------------------------------------------------------------------
     seed_everything(cfg.seed)  # the same initial weights on every rank (DDP also broadcasts rank 0's)
     model = build_pretrain_model(cfg).to(device)
-    use_cl = cfg.channels_last and device.type == "cuda"
+    use_cl = use_channels_last(cfg, device)
     if use_cl:
         model = model.to(memory_format=torch.channels_last_3d)
     loader, sampler, split = build_pretrain_data(cfg, dist.rank, dist.world_size)

@@ -27,11 +27,16 @@ def test_cpu_mode_result_structure():
     res = _load().main(["--mode", "cpu", "--no-data", *TINY])
     torch.set_num_threads(threads)
     rows = res["results"]
-    assert res["mode"] == "cpu" and [r["method"] for r in rows] == ["stclr", "simplified_tclr"]
+    assert res["mode"] == "cpu" and [r["method"] for r in rows] == ["stclr"] * 2 + ["simplified_tclr"] * 2
+    assert [r["layout"] for r in rows] == ["contiguous", "channels_last_3d"] * 2
     for r in rows:
         assert r["data"] == "excluded" and r["clips_per_s"] > 0 and r["step_ms"] > 0
+    cl = rows[1]
+    assert cl["speedup_vs_contiguous"] == rows[0]["step_ms"] / cl["step_ms"]
     # 2 videos x (5 local clips x 2 views) [+ 3 SSL clips]: the course config's N = 5 ("medium" skips)
-    assert [r["clips"] for r in rows] == [2 * 13, 2 * 10]
+    assert [r["clips"] for r in rows] == [2 * 13] * 2 + [2 * 10] * 2
+    md = _load().table(rows, cpu=True)
+    assert "| stclr | excluded | channels_last_3d | 26 |" in md and md.count("x |") == 2
 
 
 def test_gpu_path_on_cpu_reports_oom_and_imports_no_decoder(tmp_path, monkeypatch):

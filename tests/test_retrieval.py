@@ -192,3 +192,16 @@ def test_paired_hits_aligns_by_query_and_refuses_different_queries():
     assert bootstrap_gain_sd(*paired_hits(a, a)) == 0.0
     with pytest.raises(ValueError, match="different queries"):
         paired_hits(a, {0: True, 1: True, 3: False})
+
+
+def test_cpu_channels_last_gives_the_same_features(synth, tmp_path):
+    """cpu_channels_last only changes the memory layout on the CPU: the same neighbours, features equal to rounding."""
+    kw = dict(random_init=True, clip_len=4, size=16, n_clips=3, batch_size=4, cache=True, show_progress=False,
+              **{"data.root": str(synth)})
+    runs = {cl: run_retrieval(preset("course", "retrieval", cpu_channels_last=cl, out_dir=str(tmp_path / str(cl)), **kw))
+            for cl in (False, True)}
+    ms = {cl: json.loads((r / "metrics.json").read_text()) for cl, r in runs.items()}
+    assert [n["nn"] for n in ms[True]["neighbours"]] == [n["nn"] for n in ms[False]["neighbours"]]
+    feats = {cl: torch.load(next((tmp_path / str(cl) / ".feature_cache").glob("train-*.pt")), weights_only=True)["feats"]
+             for cl in (False, True)}
+    assert torch.allclose(feats[True], feats[False], atol=1e-5)
