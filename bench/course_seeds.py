@@ -181,6 +181,8 @@ def queries_note(rows: list[dict]) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    # the notebooks run in notebooks/: a relative --out or --data would land (or be looked for) there
+    args.out, args.data = args.out.resolve(), args.data.resolve()
     from stclr.data.synthetic import ensure_synthetic_dataset
 
     ensure_synthetic_dataset(args.data, show_progress=False)

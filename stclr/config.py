@@ -123,9 +123,9 @@ class PretrainConfig:
     cpu_threads: int = 0  # torch threads on a CPU device (0 = torch's default; 1 is fastest for tiny models on a busy machine)
     amp: bool = True  # bf16 autocast on CUDA (no GradScaler needed for bf16)
     channels_last: bool = True  # channels_last_3d memory format on CUDA
-    # ... and on the CPU too: r3d_tiny's fwd+bwd ~35 % faster there (bench/train_step.py --mode cpu); off
-    # until the course's lessons are re-measured with it (it changes the floating-point order)
-    cpu_channels_last: bool = False
+    # ... and on the CPU too: the course's STCLR step is ~1.6x faster there (bench/train_step.py --mode cpu); a
+    # different floating-point order than contiguous tensors, so runs recorded with one differ from the other's
+    cpu_channels_last: bool = True
     compile: bool = False  # torch.compile the model
     activation_checkpointing: bool = False  # recompute each backbone stage in backward: less memory, ~1/3 more compute
     sync_bn: bool = True  # SyncBatchNorm under DDP on CUDA, so BN statistics span the global batch
@@ -190,7 +190,7 @@ class FinetuneConfig:
     cpu_threads: int = 0  # torch threads on a CPU device (0 = torch's default; 1 is fastest for tiny models on a busy machine)
     amp: bool = True
     channels_last: bool = True
-    cpu_channels_last: bool = False
+    cpu_channels_last: bool = True
     compile: bool = False
     deterministic: bool = False
     out_dir: str = "runs"
@@ -225,7 +225,7 @@ class RetrievalConfig:
     cpu_threads: int = 0  # torch threads on a CPU device (0 = torch's default; 1 is fastest for tiny models on a busy machine)
     amp: bool = True
     channels_last: bool = True
-    cpu_channels_last: bool = False
+    cpu_channels_last: bool = True
     out_dir: str = "runs"
     run_name: str | None = None
     show_progress: bool = True
@@ -271,7 +271,7 @@ class LinearProbeConfig:
     cpu_threads: int = 0  # torch threads on a CPU device (0 = torch's default; 1 is fastest for tiny models on a busy machine)
     amp: bool = True
     channels_last: bool = True
-    cpu_channels_last: bool = False
+    cpu_channels_last: bool = True
     out_dir: str = "runs"
     run_name: str | None = None
     show_progress: bool = True

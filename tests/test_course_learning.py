@@ -1,9 +1,10 @@
 """The course preset really learns: on the synthetic dataset the sparse local-local loss (Eq. 3) leaves its
 chance plateau within 64 optimiser steps (4 of notebook 06's 16-step epochs), on every seed tried (issue 11).
 
-When L_SLL leaves is a wide random draw: the first step whose 5-step mean is below 0.9 x chance was 25, 42, 19,
-43, 30 for seeds 0-4 in this test's setting (whole 16-step epochs, constant rate; measured 2026-12-04 on the
-dataset with 256 test videos; 31, 23, 47, 27, 35 on the earlier one with 64, whose training videos differed).
+When L_SLL leaves is a wide random draw: the first step whose 5-step mean is below 0.9 x chance was 33, 29, 19,
+25, 35 for seeds 0-4 in this test's setting (whole 16-step epochs, constant rate; measured 2026-12-04 on the
+dataset with 256 test videos, channels_last_3d on the CPU; 25, 42, 19, 43, 30 with contiguous tensors, whose
+sums run in another order; 31, 23, 47, 27, 35 on the earlier dataset with 64 test videos).
 Issue 11 suggested step 40 when the course trained one-step epochs (exits 22-33); exits up to 47 have been seen,
 so the horizon is 64 steps, still far short of the 304 steps the old preset stayed on the plateau for.
 

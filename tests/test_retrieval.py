@@ -195,7 +195,8 @@ def test_paired_hits_aligns_by_query_and_refuses_different_queries():
 
 
 def test_cpu_channels_last_gives_the_same_features(synth, tmp_path):
-    """cpu_channels_last only changes the memory layout on the CPU: the same neighbours, features equal to rounding."""
+    """cpu_channels_last (the default) only changes the memory layout on the CPU: the same neighbours, features
+    equal to rounding."""
     kw = dict(random_init=True, clip_len=4, size=16, n_clips=3, batch_size=4, cache=True, show_progress=False,
               **{"data.root": str(synth)})
     runs = {cl: run_retrieval(preset("course", "retrieval", cpu_channels_last=cl, out_dir=str(tmp_path / str(cl)), **kw))

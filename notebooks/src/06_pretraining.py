@@ -29,7 +29,7 @@ nb.md(
 
     | compute | with the defaults | full scale (section 6) |
     |---|---|---|
-    | time | 3.5–6.5 min on 2 laptop cores (240 optimiser steps and two retrievals over 512 videos: 3.6 min measured alone for seed 0, 3 min of it training; 4.9–6.5 min for seeds 0–4 with two runs side by side and other load, `docs/benchmarks.md`); ~30 s with `quick=True` | ≈ 34 min per epoch on one A40 (paper, Table 6); 400 epochs ≈ 9 days |
+    | time | 2–3 min on 2 laptop cores (240 optimiser steps and two retrievals over 512 videos: 2.2 min measured alone for seed 0, 110 s of it training; 2.6–3.0 min for seeds 0–4 with two runs side by side, `docs/benchmarks.md`); ~30 s with `quick=True` | ≈ 34 min per epoch on one A40 (paper, Table 6); 400 epochs ≈ 9 days |
     | disk | about 1 MB per checkpoint (tiny R3D) | ≈ 400 MB per checkpoint (R3D-18 + Adam state) |
     """
 )
@@ -348,9 +348,10 @@ nb.md(
     are this run's gain over it and the gain's *measurement noise*: resample the 256 queries with replacement
     many times, and the gain moves by about that much from the draw of the test videos alone, the same network.
     A gain is real when it is several times its noise. Over seeds 0–4 (`docs/benchmarks.md`, "course seeds") the
-    240 steps lifted R@1 from 19.1–27.7 (random init) to 43.0–52.3: gains of +17.6 to +33.2 points, each with a
-    noise of about ±4 (mean 47.3 ± 3.9 against 24.5 ± 3.2), with the local–local loss leaving its plateau between
-    steps 19 and 50. Every seed met the course's +15 target, the closest by 2.6 points, less than one noise. With
+    240 steps lifted R@1 from 19.1–27.7 (random init) to 41.4–51.2: gains of +15.6 to +30.5 points, each with a
+    noise of about ±4 (mean 47.0 ± 4.0 against 24.5 ± 3.2), with the local–local loss leaving its plateau between
+    steps 19 and 30. Every seed met the course's +15 target, the closest (seed 0) by 0.6 points, far less than one
+    noise. With
     the earlier test list of 64 queries the noise was ±8, and seed 4 missed the target by one query: read a
     lesson off one run only as far as its noise allows.
 

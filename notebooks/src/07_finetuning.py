@@ -25,7 +25,7 @@ nb.md(
 
     | compute | with the defaults | full scale (section 6) |
     |---|---|---|
-    | time | about 3 min on 2 laptop cores (2 × 25 epochs of 16 steps and two evaluations on 256 test videos: 3.2 min measured alone for seed 0; plus about 3–4 min of pretraining when notebook 06's checkpoint is not there; ~30 s with `quick=True`) | 460 epochs of UCF-101 split 1 on one GPU: about a day |
+    | time | about 3 min on 2 laptop cores (2 × 25 epochs of 16 steps and two evaluations on 256 test videos: 2.8 min measured alone for seed 0, 2.9–3.1 min for seeds 0–4 with two runs side by side; plus about 2 min of pretraining when notebook 06's checkpoint is not there; ~30 s with `quick=True`) | 460 epochs of UCF-101 split 1 on one GPU: about a day |
     | disk | a few MB | ≈ 130 MB per fine-tuning checkpoint (R3D-18 + SGD state) |
     """
 )
@@ -278,11 +278,11 @@ nb.md(
     (one class in the number of classes). On the synthetic test list (256 videos) one video is worth 0.4 points,
     and an accuracy near 50 % moves by about ±3 points with the draw of the test videos alone, so gaps of a few
     points between the two backbones are noise. The line printed above the figure is this run's gap; over seeds
-    0–4 (`docs/benchmarks.md`, "course seeds") it was +7.0 to +29.7 points, mean 65.7 ± 7.4 % against
-    48.8 ± 6.2 % from random init; the smallest gap (seed 1) is the seed whose local–local loss left its plateau
-    last (step 50). With 160 pretraining steps instead of 240 (an earlier run on a 64-video test list, same page)
-    the gap was negative on one seed of five (−9.4): a checkpoint taken soon after the local–local loss leaves its
-    plateau is not yet a better start.
+    0–4 (`docs/benchmarks.md`, "course seeds") it was +12.5 to +32.0 points, mean 65.2 ± 1.4 % against
+    43.4 ± 8.2 % from random init: the pretrained starts land close together, the random ones far apart. With 120
+    pretraining steps instead of 240 (`docs/benchmarks.md`, "lesson steps", on a GPU machine) the gap was negative
+    on one seed of five (−7.8, the seed whose local–local loss left its plateau last, at step 52): a checkpoint
+    taken soon after the local–local loss leaves its plateau is not yet a better start.
 
     ## 5. Which classes get confused?
     """

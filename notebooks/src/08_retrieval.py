@@ -25,7 +25,7 @@ nb.md(
 
     | compute | with the defaults | full scale (section 6) |
     |---|---|---|
-    | time | 4.5–7.5 min on 2 laptop cores in the course (Simplified TCLR and SSL-only pretrained here for 240 steps each, STCLR reused from notebook 06; 4 retrievals over 512 videos; 4.7 min measured alone for seed 0, 4.7–7.5 min for seeds 0–4 with two runs side by side and other load); about 3 min more alone; ~30 s with `quick=True` | features of 13,320 UCF-101 videos × 10 clips: ≈ 10 min per model on one GPU (pretraining: notebook 06) |
+    | time | 2.5–4 min on 2 laptop cores in the course (Simplified TCLR and SSL-only pretrained here for 240 steps each, STCLR reused from notebook 06; 4 retrievals over 512 videos; 2.6 min measured alone for seed 0, 2.8–3.7 min for seeds 0–4 with two runs side by side); about 2 min more alone; ~30 s with `quick=True` | features of 13,320 UCF-101 videos × 10 clips: ≈ 10 min per model on one GPU (pretraining: notebook 06) |
     | disk | a few MB (features are cached in `out_dir/.feature_cache`) | ≈ 30 MB of cached features per model |
     """
 )
@@ -223,14 +223,16 @@ nb.md(
     not chance; one query is worth 100 / number of queries points (0.4 here), and a gain of one model over
     another moves by about ±4 points with the draw of the queries alone (notebook 06 prints this noise). The lines
     printed above give each model's gain after the same number of optimiser steps. Over seeds 0–4
-    (`docs/benchmarks.md`, "course seeds"), STCLR beat random init by +17.6 to +33.2 points and Simplified TCLR by
-    +16.8 to +31.7, and both beat SSL-only on every seed. Which of the two is ahead changes with the seed
-    (Simplified TCLR on seed 0, by 2.4 points; STCLR on the others, by 0.8 to 7.8): four of five gaps are within one
-    run's noise, so these runs cannot rank them, and the paper's gap between them is about 2 points.
+    (`docs/benchmarks.md`, "course seeds"), STCLR beat random init by +15.6 to +30.5 points and Simplified TCLR by
+    +16.8 to +30.1, and both beat SSL-only on every seed. Which of the two is ahead changes with the seed
+    (Simplified TCLR on seeds 0 and 3, by 11.7 and 2.8 points; a tie on seed 1; STCLR on seeds 2 and 4, by 0.4 and
+    4.7): three of five gaps are within one run's noise, so these runs cannot rank them, and the paper's gap
+    between them is about 2 points.
     Check your own run's loss curves (`vr.read_jsonl` on the run folders printed above). The SSL-only row shows what
     training moves *without* learning its task: in these short engine runs its pretext loss stays at
-    $\\log 4$ (notebook 05 shows why, and what it takes to learn it), yet its R@1 drifts away from random init
-    (−3.1 to +12.1 points over seeds 0–4), because its weights and BatchNorm statistics change. The paper's numbers come from 400 epochs
+    $\\log 4$ (notebook 05 shows why, and what it takes to learn it), and its R@1 stays near random init's
+    (+0.0 to +3.9 points over seeds 0–4; −3.1 to +12.1 in a run with contiguous tensors), moved only by what
+    training does to its weights and BatchNorm statistics without a task. The paper's numbers come from 400 epochs
     on a GPU:
 
     | UCF-101 split 1 (Table 10, 3) | R@1 | R@5 | R@10 | R@20 |
