@@ -16,16 +16,7 @@
 #      interruption + --resume, fine-tuning and retrieval from the checkpoint, then R3D-18 16x112x112 batch 38
 #      pretraining steps through the real loader (decode + augmentation in 12 workers) with clips/s and data wait.
 set -u
-OUT=${OUT:-bench/_work/gpu}
-mkdir -p "$OUT"
-export PYTHONUNBUFFERED=1
-PY=${PYTHON:-python3}
-if ls .whl/*.whl >/dev/null 2>&1; then
-  SITE=$(mktemp -d)
-  $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" .whl/*.whl \
-    && export PYTHONPATH=$SITE${PYTHONPATH:+:$PYTHONPATH}
-fi
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+. "$(dirname "$0")/_gpu_env.sh" bench/_work/gpu
 $PY -c "import torch, torchvision; print('torch', torch.__version__, 'torchvision', torchvision.__version__, 'cuda', torch.version.cuda)"
 cp docs/benchmarks.md "$OUT/benchmarks.md"
 status=0

@@ -11,16 +11,7 @@
 # kept in bench/_work/teaching_table/gpu/results.json (carry that folder to finish an interrupted table).
 # TT_TIMEOUT (default 450 s) bounds the table; the finished rows, the table and the figure are copied to $OUT.
 set -u
-OUT=${OUT:-bench/_work/gpu_tt}
-mkdir -p "$OUT"
-export PYTHONUNBUFFERED=1
-PY=${PYTHON:-python3}
-if ls .whl/*.whl >/dev/null 2>&1; then
-  SITE=$(mktemp -d)
-  $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" .whl/*.whl \
-    && export PYTHONPATH=$SITE${PYTHONPATH:+:$PYTHONPATH}
-fi
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+. "$(dirname "$0")/_gpu_env.sh" bench/_work/gpu_tt
 $PY -c "import torch, torchvision, av; print('torch', torch.__version__, 'torchvision', torchvision.__version__, 'av', av.__version__)" \
   || exit 1
 [ -f data/synthetic/splits/trainlist01.txt ] || { echo "needs data/synthetic"; exit 1; }
