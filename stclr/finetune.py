@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm.auto import tqdm
 
 from stclr import checkpoint as ckpt_lib
@@ -97,7 +97,9 @@ def probe_frames(split, cache_file: Path | None = None) -> list[int]:
 class TrainClipDataset(Dataset):
     """One random clip per video and epoch: ``clip_len`` frames at ``skip`` (lowered to fit a short video, as
     the sampling policy says), augmented by ``transform``. Randomness comes from (seed, epoch, index) only, so an
-    epoch is the same with any number of workers and after a resume."""
+    epoch is the same with any number of workers and after a resume. Items are keyed ``(epoch, index)`` (what
+    :class:`EpochOrderSampler` yields: persistent workers learn the epoch from the key) or by a plain index for
+    the epoch last given to :meth:`set_epoch`."""
 
     def __init__(self, split, num_frames: list[int], *, clip_len: int, skip: int, transform, seed: int = 0,
                  policy: str = "fit", backend: str = "auto"):
@@ -111,17 +113,48 @@ class TrainClipDataset(Dataset):
     def __len__(self) -> int:
         return len(self.split)
 
-    def __getitem__(self, i: int):
+    def __getitem__(self, key):
         from stclr.sampling import fit_clip
         from stclr.video import read_frames
 
+        epoch, i = (int(key[0]), int(key[1])) if isinstance(key, tuple) else (self.epoch, int(key))
         item, n = self.split.items[i], self.num_frames[i]
-        rng = np.random.default_rng([self.seed, self.epoch, i, 0xF1])
+        rng = np.random.default_rng([self.seed, epoch, i, 0xF1])
         spec = fit_clip(n, self.skip, self.clip_len, rng, self.policy)
         frames = read_frames(self.split.abspath(item), spec.indices(n) + int(item.start or 0), backend=self.backend)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(rng.integers(2**62)))
             return self.transform(frames), item.label
+
+
+class EpochOrderSampler(Sampler[tuple[int, int]]):
+    """Yields ``(epoch, index)`` for the first ``limit`` videos of the epoch's shuffled order (all of them when
+    ``limit`` is None), the epoch being the one last given to :meth:`set_epoch`.
+
+    Keying items by epoch lets one DataLoader with persistent workers serve every epoch: its workers keep
+    their decoded-video cache and are not started again per epoch (the course's fine-tuning runs are 25
+    epochs of 16 steps, and a fresh worker decoded every clip again). The order of epoch e is
+    ``randperm(n)`` of a generator seeded with ``epoch_seed(seed, e, 0)`` after one 64-bit draw from it:
+    exactly what ``DataLoader(shuffle=True, generator=...)`` gave per epoch before (it draws its workers' base
+    seed first), so runs keep the clip order, and the results, they had."""
+
+    def __init__(self, n: int, seed: int, limit: int | None = None):
+        self.n, self.seed, self.limit, self.epoch = int(n), int(seed), limit, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def order(self, epoch: int) -> list[int]:
+        g = torch.Generator().manual_seed(epoch_seed(self.seed, epoch, 0))
+        torch.empty((), dtype=torch.int64).random_(generator=g)
+        return torch.randperm(self.n, generator=g).tolist()
+
+    def __len__(self) -> int:
+        return self.n if self.limit is None else min(self.n, self.limit)
+
+    def __iter__(self):
+        epoch = self.epoch
+        return iter([(epoch, i) for i in self.order(epoch)[: len(self)]])
 
 
 # ----------------------------------------------------------------------------------------------------- test
@@ -261,12 +294,16 @@ def _finetune(cfg: FinetuneConfig) -> Path:
     # ---- train ----
     t_start, epochs_done, result = time.time(), start_epoch, None
     elapsed0 = getattr(scheduler, "elapsed_s", 0.0)  # a resumed cosine schedule goes on from where it was
+    # One loader for the whole run: its persistent workers keep their decoded-video cache across epochs. Its
+    # own generator keeps the global RNG (dropout) untouched when iter() draws the workers' base seed.
+    workers = cfg.data.workers()
+    order = EpochOrderSampler(len(train_ds), cfg.seed, limit=steps_per_epoch * cfg.batch_size)
+    loader = DataLoader(train_ds, batch_size=cfg.batch_size, sampler=order, drop_last=drop_last,
+                        num_workers=workers, persistent_workers=workers > 0, pin_memory=device.type == "cuda",
+                        generator=torch.Generator().manual_seed(cfg.seed))
     for epoch in range(start_epoch, cfg.epochs):
         seed_everything(epoch_seed(cfg.seed, epoch, 0))  # dropout; the clips are seeded by (seed, epoch, index)
-        train_ds.set_epoch(epoch)
-        order = torch.Generator().manual_seed(epoch_seed(cfg.seed, epoch, 0))
-        loader = DataLoader(train_ds, batch_size=cfg.batch_size, shuffle=True, generator=order, drop_last=drop_last,
-                            num_workers=cfg.data.workers(), pin_memory=device.type == "cuda")
+        order.set_epoch(epoch)
         model.train()
         if cfg.freeze_backbone:
             model.backbone.eval()  # frozen: keep its BatchNorm statistics too

@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from stclr.config import preset
-from stclr.finetune import evaluate, multi_crop, run_finetune
+from stclr.finetune import EpochOrderSampler, evaluate, multi_crop, run_finetune
 from stclr.linear_probe import fit_logistic_regression, run_linear_probe
 from stclr.retrieval import run_retrieval
-from stclr.train import run_pretrain
+from stclr.train import epoch_seed, run_pretrain
 
 
 def test_ten_crops_are_centre_corners_and_flips():
@@ -99,3 +99,37 @@ def test_pretrain_retrieve_finetune_probe_smoke(synth, tmp_path):
                                     **common, **data))
     p = json.loads((probe / "metrics.json").read_text())
     assert p["n_test"] == 4 and 0 <= p["accuracy"] <= 100 and p["feature_dim"] == 64
+
+
+@pytest.mark.parametrize("n,seed", [(7, 0), (256, 3)])
+def test_epoch_order_is_the_per_epoch_dataloader_shuffle_it_replaced(n, seed):
+    """The fine-tuning loader's order per epoch is what DataLoader(shuffle=True, generator) gave per epoch
+    before it became one persistent loader: runs keep their clips, and their recorded results."""
+    sampler = EpochOrderSampler(n, seed)
+    for epoch in (0, 1, 24):
+        g = torch.Generator().manual_seed(epoch_seed(seed, epoch, 0))
+        before = [int(i) for b in torch.utils.data.DataLoader(range(n), batch_size=4, shuffle=True, generator=g)
+                  for i in b]
+        sampler.set_epoch(epoch)
+        assert [i for e, i in sampler] == before and {e for e, _ in sampler} == {epoch}
+    assert sampler.order(0) != sampler.order(1)
+    limited = EpochOrderSampler(n, seed, limit=4)
+    assert len(limited) == 4 and [i for _, i in limited] == sampler.order(0)[:4]
+
+
+@pytest.mark.slow
+def test_finetune_is_the_same_with_zero_or_one_persistent_worker(synth, tmp_path):
+    """One loader with a persistent worker serves every epoch (the worker learns the epoch from the item key):
+    losses, weights and predictions equal those of loading in the training process."""
+    runs = {}
+    for workers in (0, 1):
+        d = run_finetune(preset("course", "finetune", epochs=3, batch_size=4, clip_len=4, skip=2, resize=(20, 26),
+                                crop=16, hidden=16, test_clips=2, out_dir=str(tmp_path), run_name=f"w{workers}",
+                                show_progress=False, **{"data.root": str(synth), "data.num_workers": workers}))
+        rows = [json.loads(line) for line in (d / "metrics.jsonl").read_text().splitlines()]
+        weights = torch.load(d / "last.pt", map_location="cpu", weights_only=False)["model"]
+        runs[workers] = ([r["loss"] for r in rows], json.loads((d / "metrics.json").read_text()), weights)
+    (loss0, m0, w0), (loss1, m1, w1) = runs[0], runs[1]
+    assert len(loss0) == 3 and loss0 == loss1
+    assert m0["test_predictions"] == m1["test_predictions"] and m0["clip_accuracy"] == m1["clip_accuracy"]
+    assert w0.keys() == w1.keys() and all(torch.equal(w0[k], w1[k]) for k in w0)
