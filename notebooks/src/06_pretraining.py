@@ -29,7 +29,7 @@ nb.md(
 
     | compute | with the defaults | full scale (section 6) |
     |---|---|---|
-    | time | 2–3 min on 2 laptop cores (240 optimiser steps and two retrievals over 512 videos: 2.2 min measured alone for seed 0, 110 s of it training; 2.6–3.0 min for seeds 0–4 with two runs side by side, `docs/benchmarks.md`); ~30 s with `quick=True` | ≈ 34 min per epoch on one A40 (paper, Table 6); 400 epochs ≈ 9 days |
+    | time | about 2 min on 2 laptop cores (240 optimiser steps and two retrievals over 512 videos: 2.1 min for seed 0 in `make course` on 2 quiet cores, 100 s of it training; 2.6–3.0 min for seeds 0–4 with two runs side by side; `docs/benchmarks.md`); ~30 s with `quick=True` | ≈ 34 min per epoch on one A40 (paper, Table 6); 400 epochs ≈ 9 days |
     | disk | about 1 MB per checkpoint (tiny R3D) | ≈ 400 MB per checkpoint (R3D-18 + Adam state) |
     """
 )

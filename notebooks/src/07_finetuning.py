@@ -25,7 +25,7 @@ nb.md(
 
     | compute | with the defaults | full scale (section 6) |
     |---|---|---|
-    | time | about 3 min on 2 laptop cores (2 × 25 epochs of 16 steps and two evaluations on 256 test videos: 2.8 min measured alone for seed 0, 2.9–3.1 min for seeds 0–4 with two runs side by side; plus about 2 min of pretraining when notebook 06's checkpoint is not there; ~30 s with `quick=True`) | 460 epochs of UCF-101 split 1 on one GPU: about a day |
+    | time | about 1 min on 2 laptop cores (2 × 25 epochs of 16 steps and two evaluations on 256 test videos: 0.9 min for seed 0 in `make course` on 2 quiet cores, 23 s per run; plus about 2 min of pretraining when notebook 06's checkpoint is not there; ~30 s with `quick=True`) | 460 epochs of UCF-101 split 1 on one GPU: about a day |
     | disk | a few MB | ≈ 130 MB per fine-tuning checkpoint (R3D-18 + SGD state) |
     """
 )

@@ -26,7 +26,7 @@ nb.md(
 
     | compute | with the defaults | full scale |
     |---|---|---|
-    | time | about 1.5 min on a laptop CPU (3 points × ~30 s: kernel start, 30 optimiser steps, retrieval over 512 videos; 1.6 min measured alone on 2 cores; ~40 s with `quick=True`) | `experiments/pretrain_paper.yaml`: 8 pretrainings of 100–499 epochs, days per GPU; the evaluation recipes hours to a day per point |
+    | time | about 1.5 min on a laptop CPU (3 points × ~30 s: kernel start, 30 optimiser steps, retrieval over 512 videos; 1.6 min in `make course` on 2 quiet cores; ~40 s with `quick=True`) | `experiments/pretrain_paper.yaml`: 8 pretrainings of 100–499 epochs, days per GPU; the evaluation recipes hours to a day per point |
     | disk | ≈ 5 MB (three small runs and their executed notebooks) | ≈ 0.5 GB per pretraining point |
     """
 )
