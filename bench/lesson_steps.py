@@ -14,6 +14,12 @@ the same to the last query on any machine, a trained run differs only through fl
 
     python bench/lesson_steps.py --steps 240 160 --seeds 0 1 2 3 4 --finetune    # ~1.5 h on 2 cores (estimate)
     python bench/lesson_steps.py --report bench/_work/lesson_steps/rows.jsonl --machine "..."  # table only
+    python bench/lesson_steps.py --steps 240 --set ssl_input=diff c1=0 --out bench/_work/ssl_diff --section ssl_diff
+                                   # a variant of the course preset (pretraining overrides), in its own section
+
+``--set`` overrides pretraining settings of every pretrained run (``key=value``, the value read as YAML: ``c1=0``,
+``ssl_speeds=[1,3,9]``); give a variant its own ``--out`` (finished rows are keyed by method, budget and seed only)
+and ``--section``. The table then shows the mean L_SSL of each run's last 20 steps (log 4 = 1.386 is a uniform guess).
 """
 
 from __future__ import annotations
@@ -48,7 +54,25 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--report", type=Path, default=None, help="only write the table of this rows.jsonl")
     p.add_argument("--machine", default="", help="with --report: where the rows were measured")
     p.add_argument("--no-write", action="store_true", help="do not update docs/benchmarks.md")
-    return p.parse_args(argv)
+    p.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="pretraining overrides of the course preset (value read as YAML)")
+    p.add_argument("--section", default="lesson_steps", help="section of docs/benchmarks.md to write")
+    args = p.parse_args(argv)
+    args.overrides = parse_overrides(args.overrides)
+    return args
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """``["c1=0", "ssl_speeds=[1,3,9]"]`` -> ``{"c1": 0, "ssl_speeds": [1, 3, 9]}`` (values read as YAML)."""
+    import yaml
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise SystemExit(f"--set: expected KEY=VALUE, got {item!r}")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
 
 
 def sll_exit(rows: list[dict], n_local: int = 5, frac: float = 0.9) -> int | None:
@@ -86,10 +110,13 @@ def one_job(kind: str, method: str, steps: int, seed: int, args) -> dict:
     data = {"data.root": str(args.data), "data.num_workers": 0, "data.cache_mb": 1024.0}
     common = dict(seed=seed, device=args.device, show_progress=False, out_dir=str(work), amp=False, cpu_threads=1)
     row = dict(kind=kind, method=method, steps=steps, seed=seed, machine=machine_line())
+    if args.overrides and kind == "pretrain":
+        row["overrides"] = args.overrides
     t0 = time.time()
     ckpt = None
     if kind == "pretrain":
-        pre = run_pretrain(preset("course", "pretrain", method=method, epochs=20, max_steps=steps, **common, **data))
+        pre = run_pretrain(preset("course", "pretrain", method=method, epochs=20, max_steps=steps, **common, **data,
+                                  **args.overrides))
         logged = read_jsonl(pre / "steps.jsonl")
         row["sll_exit"] = sll_exit(logged)
         if "loss_ssl" in logged[-1]:
@@ -106,7 +133,7 @@ def one_job(kind: str, method: str, steps: int, seed: int, args) -> dict:
     return row
 
 
-def table(rows: list[dict], machine: str = "", finetune_epochs: int = 25) -> str:
+def table(rows: list[dict], machine: str = "", finetune_epochs: int = 25, title: str = "") -> str:
     """The per-seed table of each budget, with 06's and 07's targets checked per seed."""
     from stclr.retrieval import bootstrap_gain_sd, paired_hits
 
@@ -118,12 +145,18 @@ def table(rows: list[dict], machine: str = "", finetune_epochs: int = 25) -> str
     steps_all = sorted({r["steps"] for r in rows if r["kind"] == "pretrain"}, reverse=True)
     others = sorted({r["method"] for r in rows if r["kind"] == "pretrain" and r["method"] != "stclr"})
     machine = machine or next((r["machine"] for r in rows if r.get("machine")), "")
-    lines = ["## Notebook 06's and 07's lessons by pretraining budget and seed (`bench/lesson_steps.py`)", "",
-             (f"{machine}. " if machine else "") + "STCLR, course preset, notebook 06's defaults except the budget; random init is the seed's "
-             "own backbone before training. 06: R@1 gain ≥ +{TARGET_06:g} (± its bootstrap sd over the test "
+    overrides = next((r["overrides"] for r in rows if r.get("overrides")), None)
+    setting = ("notebook 06's defaults except the budget and " + ", ".join(f"`{k}={v}`" for k, v in overrides.items())
+               if overrides else "notebook 06's defaults except the budget")
+    lines = [title or "## Notebook 06's and 07's lessons by pretraining budget and seed (`bench/lesson_steps.py`)", "",
+             (f"{machine}. " if machine else "") + f"STCLR, course preset, {setting}; random init is the seed's "
+             f"own backbone before training. 06: R@1 gain ≥ +{TARGET_06:g} (± its bootstrap sd over the test "
              f"queries); 07: fine-tuning ({finetune_epochs} epochs, 4 test clips, video level) ≥ random init + {TARGET_07:g}.", ""]
+    has_ssl = overrides is not None and any("ssl_last20" in r for r in rows)
     has_ft = any("finetune_video_acc" in r for r in rows)
     head = "| steps | seed | R@1 random | R@1 STCLR | 06 gain ± sd | 06 met | L_SLL exit step |"
+    if has_ssl:
+        head += " L_SSL last 20 |"
     if has_ft:
         head += " 07 random % | 07 STCLR % | 07 gain | 07 met |"
     if others:
@@ -142,6 +175,8 @@ def table(rows: list[dict], machine: str = "", finetune_epochs: int = 25) -> str
             met06, n06 = met06 + ok, n06 + 1
             cells = [str(n), str(s), f"{a['R@1']:.1f}", f"{r['R@1']:.1f}", f"{gain:+.1f} ± {sd:.1f}",
                      "yes" if ok else "**no**", str(r.get("sll_exit") or "–")]
+            if has_ssl:
+                cells.append(f"{r['ssl_last20']:.3f}" if r.get("ssl_last20") is not None else "–")
             if has_ft:
                 fa, fr = a.get("finetune_video_acc"), r.get("finetune_video_acc")
                 if fa is None or fr is None:
@@ -207,7 +242,8 @@ def main(argv=None) -> int:
                 futures = {pool.submit(one_job, *j, args): j for j in todo}
                 for f in as_completed(futures):
                     keep(futures[f], f.result)
-    md = table(rows, args.machine, args.finetune_epochs)
+    title = "" if args.section == "lesson_steps" else f"## Course preset variant `{args.section}` (`bench/lesson_steps.py --set`)"
+    md = table(rows, args.machine, args.finetune_epochs, title)
     md += ("\n\nWritten by `python bench/lesson_steps.py "
            + (f"--report {args.report}`" if args.report else " ".join(sys.argv[1:] if argv is None else argv) + "`")
            + ".")
@@ -215,7 +251,7 @@ def main(argv=None) -> int:
     if not args.no_write:
         from _report import write_section
 
-        write_section("lesson_steps", md)
+        write_section(args.section, md)
     return 0
 
 

@@ -71,3 +71,49 @@ def test_a_tiny_run_end_to_end(tmp_path):
     assert "finetune_video_acc" not in next(r for r in rows if r["method"] == "ssl")  # 08's rows: retrieval only
     assert ls.main(argv) == 0  # everything done: nothing reruns
     assert len((tmp_path / "out" / "rows.jsonl").read_text().splitlines()) == 3
+
+
+def test_set_reads_values_as_yaml_and_rejects_what_is_not_key_value():
+    import pytest
+
+    ls = load_bench_script("lesson_steps")
+    assert ls.parse_overrides(["c1=0", "ssl_speeds=[1, 3, 9]", "ssl_input=diff"]) == {
+        "c1": 0, "ssl_speeds": [1, 3, 9], "ssl_input": "diff"}
+    with pytest.raises(SystemExit, match="KEY=VALUE"):
+        ls.parse_overrides(["c1"])
+
+
+def test_a_variant_reaches_the_pretraining_run_and_its_own_section(tmp_path):
+    """``--set`` overrides the pretraining runs (not the random-init baseline); the table names the variant and
+    shows L_SSL; ``--section`` writes its own section."""
+    import json
+
+    import yaml
+
+    from stclr.data.synthetic import SynthConfig, make_synthetic_dataset
+
+    ls = load_bench_script("lesson_steps")
+    data = tmp_path / "synth"
+    make_synthetic_dataset(data, SynthConfig(num_classes=2, videos_per_class=12, num_frames=48, size=32,
+                                             clips_per_group=4, test_groups=1), show_progress=False)
+    md = tmp_path / "bench.md"
+    argv = ["--steps", "2", "--seeds", "0", "--device", "cpu", "--jobs", "1", "--data", str(data),
+            "--out", str(tmp_path / "out"), "--set", "ssl_input=diff", "c1=0", "--section", "ssl_diff"]
+    ls.main(argv + ["--no-write"])
+    cfg = yaml.safe_load(next((tmp_path / "out" / "runs").glob("stclr-2-s0/*/config.yaml")).read_text())
+    assert cfg["ssl_input"] == "diff" and cfg["c1"] == 0
+    rows = [json.loads(l) for l in (tmp_path / "out" / "rows.jsonl").read_text().splitlines()]
+    assert next(r for r in rows if r["kind"] == "pretrain")["overrides"] == {"ssl_input": "diff", "c1": 0}
+    assert "overrides" not in next(r for r in rows if r["kind"] == "random")
+    import _report
+
+    written = {}
+    orig = _report.write_section
+    _report.write_section = lambda name, body, path=None: written.update({name: body})
+    try:
+        ls.main(argv)
+    finally:
+        _report.write_section = orig
+    body = written["ssl_diff"]
+    assert body.startswith("## Course preset variant `ssl_diff`") and "`ssl_input=diff`, `c1=0`" in body
+    assert "L_SSL last 20 |" in body and "R@1 gain ≥ +15 (±" in body
