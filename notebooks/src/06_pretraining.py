@@ -292,8 +292,11 @@ nb.md(
     the instance loss climbs back towards or above its own reference: its positive pair is two *different*
     clips of one video, which the local–local loss pushes apart in the same projection space — a real tension
     in the method (notebooks 03–04). The pretext loss must drop below $\\log 4 \\approx 1.39$ to mean anything; in
-    runs this short it stays there (notebook 05 shows what it takes to learn it). If the local–local loss
-    never leaves its plateau, look at the augmentation first: rerun with `augment="tclr"` (the paper's set) to
+    runs this short it stays there (notebook 05 shows what it takes to learn it). Fed notebook 05's easier pretext
+    here (frame differences, tuples from one video, speeds 1/3/9), it left $\\log 4$ on three of seeds 0–4, and
+    those seeds' retrieval got *worse* (STCLR R@1 41.4 ± 5.7 over the five seeds against 47.0 ± 4.0;
+    `docs/benchmarks.md`, "ssl_pretext_diff"): in 240 steps the pretext competes with the contrastive losses.
+    If the local–local loss never leaves its plateau, look at the augmentation first: rerun with `augment="tclr"` (the paper's set) to
     see the failure notebook 02 explains. Every point is one
     optimiser step, one batch of 16 videos (`steps.jsonl` in the run folder; `metrics.jsonl` has the means per
     epoch), so the curves are noisy: the thick line is the mean of the last 5 steps.
