@@ -160,7 +160,7 @@ def run_cpu(args) -> list[dict]:
     for method in args.methods:
         cfg = make_cfg("cpu", method, args)
         base = {"method": method, "batch": cfg.batch_size, "arch": cfg.arch, "clip": f"{cfg.clip_len}x{cfg.size}x{cfg.size}"}
-        # contiguous (what the course runs) and channels_last_3d (cpu_channels_last), one step of each in turn
+        # contiguous and channels_last_3d (cpu_channels_last, the course's default), one step of each in turn
         steps = {cl: make_step(cfg, device, bf16=False, channels_last=cl, compile_=False) for cl in (False, True)}
         batches = {cl: synthetic_batch(cfg, device, cl) for cl in (False, True)}
         res = timed_in_turn(steps, batches, args.warmup, args.steps)
@@ -175,10 +175,12 @@ def run_cpu(args) -> list[dict]:
             rows.append({**base, "data": "included", "note": f"skipped: {DATA} missing (make it: stclr data synth)"})
             continue
         batches = loader_batches(cfg)
-        step = make_step(cfg, device, bf16=False, channels_last=False, compile_=False)
-        res = timed(step, lambda: move_batch(next(batches), device, False), args.warmup, args.steps, lambda: None)
+        cl = cfg.cpu_channels_last  # the layout the course's runs use
+        step = make_step(cfg, device, bf16=False, channels_last=cl, compile_=False)
+        res = timed(step, lambda: move_batch(next(batches), device, cl), args.warmup, args.steps, lambda: None)
         batches.close()
-        rows.append({**base, "data": "included", "workers": cfg.data.num_workers, **res})
+        rows.append({**base, "data": "included", "workers": cfg.data.num_workers,
+                     "layout": "channels_last_3d" if cl else "contiguous", **res})
         print(short(rows[-1]), flush=True)
     return rows
 
@@ -258,8 +260,9 @@ CPU_NOTE = ("*Data excluded*: one random batch of the loader's shapes (N = 5 loc
             "STCLR), reused every step. *Data included*: next(batch) from the real loader over data/synthetic, then the "
             "step; *data wait* = share of that time spent in next(batch) (with 0 workers: all the decoding and "
             "augmentation). The two memory formats run one step each in turn (same weights, same batch); "
-            "channels_last_3d is `cpu_channels_last=true` (not the course's default: it changes the floating-point "
-            "order of recorded results). Other jobs share this machine: expect ~10% noise between rows.")
+            "channels_last_3d is `cpu_channels_last=true`, the default since 2026-12-04 (a different floating-point "
+            "order than contiguous tensors, so a run's numbers depend on it); data included runs in that default. "
+            "Other jobs share this machine: expect ~10% noise between rows.")
 GPU_NOTE = ("The paper's global batch on ONE GPU. Random clips made once and kept on the GPU (no decoding); model and "
             "clips channels_last_3d; cuDNN autotuning; fp32 allows TF32 (as stclr.train). Peak memory = "
             "torch.cuda.max_memory_allocated, batch included. Speed-up: fp32 step time / this one, same compile setting.")
