@@ -41,6 +41,7 @@ from stclr.runinfo import (
     to_device,
     use_channels_last,
     write_json,
+    write_text_atomic,
 )
 from stclr.train import build_optimizer, build_scheduler, epoch_seed, step_scheduler
 
@@ -88,9 +89,7 @@ def probe_frames(split, cache_file: Path | None = None) -> list[int]:
         counts.append(max(0, end - start))
     if cache_file is not None and dirty:
         cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_name(cache_file.name + ".tmp")
-        tmp.write_text(json.dumps(cache))
-        os.replace(tmp, cache_file)
+        write_text_atomic(cache_file, json.dumps(cache))
     return counts
 
 

@@ -8,6 +8,7 @@ import os
 import platform
 import random
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -151,12 +152,23 @@ def env_info(device: torch.device | None = None, world_size: int = 1, backend: s
     return info
 
 
-def write_json(path: str | Path, obj: Any) -> None:
-    """Write JSON atomically (tmp + rename), so a reader never sees half a file."""
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write a text file atomically (temporary file beside it, then rename), so a reader never sees half a file.
+    The temporary name is unique to the process and thread: two runs side by side (notebook 08 pretrains in a
+    second process) may write the same shared cache file at once, and a shared temporary name would let one
+    rename the other's half-written file or fail to find its own."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=_json_default) + "\n")
-    os.replace(tmp, path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    """Write JSON atomically (see :func:`write_text_atomic`)."""
+    write_text_atomic(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
 
 
 def _json_default(o):
@@ -188,9 +200,7 @@ class MetricsLog:
             return
         keep = [ln for ln in self.path.read_text().splitlines()
                 if ln.strip() and json.loads(ln).get(self.key, -1) < value]
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        tmp.write_text("".join(ln + "\n" for ln in keep))
-        os.replace(tmp, self.path)
+        write_text_atomic(self.path, "".join(ln + "\n" for ln in keep))
 
     def write(self, row: dict) -> None:
         if not self.enabled:

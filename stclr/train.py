@@ -29,6 +29,7 @@ Notes on choices:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from contextlib import nullcontext
@@ -263,6 +264,29 @@ def run_pretrain(cfg: PretrainConfig) -> Path:
     """Pretrain ``cfg.method``; returns the run folder. Safe to kill at any time: rerun with ``resume=True``."""
     with deterministic(cfg.deterministic):
         return _pretrain(cfg)
+
+
+def pretraining_status(cfg: PretrainConfig) -> str:
+    """What ``out_dir/run_name`` holds for ``cfg``: ``"finished"`` (a ``last.pt`` that reached the budget:
+    ``epochs``, ``max_steps`` or ``time_budget_s``), ``"interrupted"`` (a ``last.pt`` short of it: continue it with
+    ``resume=True``) or ``"new"`` (nothing to continue). A notebook rerun after a kill must neither start again
+    from step 0 nor take a half-trained checkpoint for a finished one."""
+    last = Path(cfg.out_dir) / (cfg.run_name or default_run_name(cfg)) / ckpt_lib.LAST
+    if not last.is_file():
+        return "new"
+    state = torch.load(last, map_location="cpu", weights_only=True)
+    done = (state["epoch"] >= cfg.epochs or (cfg.max_steps is not None and state["step"] >= cfg.max_steps)
+            or (cfg.time_budget_s is not None and state["extra"]["train_seconds"] >= cfg.time_budget_s))
+    return "finished" if done else "interrupted"
+
+
+def run_or_resume_pretraining(cfg: PretrainConfig) -> Path:
+    """The run folder of ``cfg``'s pretraining, trained to its end: reused when finished, resumed from its
+    ``last.pt`` when interrupted, started otherwise (:func:`pretraining_status`)."""
+    status = pretraining_status(cfg)
+    if status == "finished":
+        return Path(cfg.out_dir) / (cfg.run_name or default_run_name(cfg))
+    return run_pretrain(dataclasses.replace(cfg, resume=status == "interrupted"))
 
 
 def _pretrain(cfg: PretrainConfig) -> Path:

@@ -58,6 +58,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from stclr import video as _video
 from stclr.augment import build_eval_transform, build_train_augment
 from stclr.plan import BatchPlan, PlanConfig, method_parts, plan_batch
+from stclr.runinfo import write_text_atomic
 from stclr.sampling import uniform_clips
 
 __all__ = [
@@ -229,9 +230,7 @@ def _load_cache(cache_file: Path | None) -> dict:
 
 
 def _save_cache(cache_file: Path, data: dict) -> None:
-    tmp = cache_file.with_suffix(cache_file.suffix + ".tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, cache_file)  # atomic: a killed run never leaves half a cache
+    write_text_atomic(cache_file, json.dumps(data))  # a killed run never leaves half a cache
 
 
 # --------------------------------------------------------------------------------------------
