@@ -220,6 +220,7 @@ class RetrievalConfig:
     top_n: int = 10  # nearest neighbours stored per query in metrics.json (for galleries)
     batch_size: int = 8  # videos per forward (each carries n_clips clips)
     cache: bool = True  # reuse features computed for the same checkpoint + config
+    cache_dir: str = ""  # folder of cached features ("" = out_dir/.feature_cache); runs of the same weights and clips may share one
     seed: int = 0
     device: str = "auto"
     cpu_threads: int = 0  # torch threads on a CPU device (0 = torch's default; 1 is fastest for tiny models on a busy machine)

@@ -247,6 +247,15 @@ def feature_cache_key(cfg: RetrievalConfig, arch: str, subset: str) -> str:
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def feature_cache_dir(cfg: RetrievalConfig) -> Path | None:
+    """Where ``cfg``'s features are cached: ``cfg.cache_dir``, else ``out_dir/.feature_cache``; None when caching
+    is off. The cache key (:func:`feature_cache_key`) names the weights and the clips, so one folder can serve
+    several notebooks (notebook 08 reads notebook 06's features of the same two backbones)."""
+    if not cfg.cache:
+        return None
+    return Path(cfg.cache_dir) if cfg.cache_dir else Path(cfg.out_dir) / ".feature_cache"
+
+
 def default_run_name(cfg: RetrievalConfig) -> str:
     if cfg.random_init or not cfg.checkpoint:
         tag = f"random-s{cfg.seed}"
@@ -292,7 +301,7 @@ def run_retrieval(cfg: RetrievalConfig) -> Path:
         backbone = backbone.to(memory_format=torch.channels_last_3d)
     run_dir = Path(cfg.out_dir) / (cfg.run_name or default_run_name(cfg))
     run_dir.mkdir(parents=True, exist_ok=True)
-    cache_dir = Path(cfg.out_dir) / ".feature_cache" if cfg.cache else None
+    cache_dir = feature_cache_dir(cfg)
 
     train, test = load_subset(cfg.data, "train"), load_subset(cfg.data, "test")
     g_feats, g_labels, g_cached = compute_features(cfg, backbone, info["arch"], train, "train", device, cache_dir)

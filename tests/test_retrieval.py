@@ -138,6 +138,25 @@ def test_run_retrieval_random_init_every_query(synth, tmp_path):
     assert m3["features_cached"] == {"train": False, "test": False}
 
 
+def test_a_shared_feature_cache_serves_another_out_dir(synth, tmp_path):
+    from stclr.retrieval import feature_cache_dir
+
+    kw = dict(random_init=True, clip_len=4, size=16, n_clips=3, batch_size=4, show_progress=False,
+              **{"data.root": str(synth)})
+    first = preset("course", "retrieval", out_dir=str(tmp_path / "06"), **kw)
+    assert feature_cache_dir(first) == tmp_path / "06" / ".feature_cache"
+    assert feature_cache_dir(preset("course", "retrieval", cache=False, **kw)) is None
+    m = json.loads((run_retrieval(first) / "metrics.json").read_text())
+    # another notebook's run of the same backbone and clips, pointed at the first one's cache
+    second = preset("course", "retrieval", out_dir=str(tmp_path / "08"), cache_dir=str(tmp_path / "06" / ".feature_cache"), **kw)
+    run = run_retrieval(second)
+    m2 = json.loads((run / "metrics.json").read_text())
+    assert run.parent == tmp_path / "08" and m2["features_cached"] == {"train": True, "test": True}
+    assert [m2[f"R@{k}"] for k in (1, 5, 10)] == [m[f"R@{k}"] for k in (1, 5, 10)]
+    assert m2["neighbours"] == m["neighbours"]
+    assert not (tmp_path / "08" / ".feature_cache").exists()
+
+
 def _kw(cfg: RetrievalConfig) -> dict:
     from stclr.config import to_dict
 

@@ -50,7 +50,7 @@ nb.code(
     from stclr.models import build_backbone
     from stclr.retrieval import bootstrap_gain_sd, paired_hits, query_hits, run_retrieval
     from stclr.runinfo import resolve_device, seed_everything, write_json
-    from stclr.train import run_pretrain
+    from stclr.train import pretraining_status, run_or_resume_pretraining
     from stclr.viz import results as vr
 
     print(f"torch {torch.__version__} | CUDA available: {torch.cuda.is_available()}")
@@ -210,24 +210,20 @@ nb.md(
     notebook's `steps`; 240 here, 15 passes through the 256 train videos), when `epochs` are done, or, when one
     is set, when the wall-clock `time_budget_s` is spent (after writing a checkpoint, so
     the run can be resumed; handy on a shared GPU, but a result then depends on the machine's speed). This cell
-    reuses a finished run with the same settings, resumes an unfinished one, and otherwise trains from scratch.
+    reuses a finished run with the same settings, resumes an unfinished one (a kernel restart mid-run loses at
+    most one step), and otherwise trains from scratch: `run_or_resume_pretraining(cfg)`, with
+    `pretraining_status(cfg)` saying which.
     """
 )
 
 nb.code(
     """
-    run_dir = Path(cfg.out_dir) / cfg.run_name
-    last = run_dir / "last.pt"
-    state = torch.load(last, map_location="cpu", weights_only=True) if last.is_file() else None
-    finished = state is not None and (state["epoch"] >= cfg.epochs or (cfg.max_steps and state["step"] >= cfg.max_steps)
-                                      or (cfg.time_budget_s is not None
-                                          and state["extra"]["train_seconds"] >= cfg.time_budget_s))
-    cfg.resume = state is not None
-    if not finished:
-        run_dir = run_pretrain(cfg)
+    status = pretraining_status(cfg)  # "new", "interrupted" (continue from last.pt) or "finished" (reuse)
+    run_dir = run_or_resume_pretraining(cfg)
     rows = vr.read_jsonl(run_dir)  # one row per epoch
     step_rows = vr.read_jsonl(run_dir, "steps.jsonl")  # one row per optimiser step
-    print(f"{'reused' if finished else 'trained'}: {len(step_rows)} steps in {len(rows)} epochs, in {run_dir.name}")
+    print(f"{'reused' if status == 'finished' else 'trained'}: {len(step_rows)} steps in {len(rows)} epochs, "
+          f"in {run_dir.name}")
     """
 )
 
@@ -405,7 +401,7 @@ nb.code(
         "epoch_seconds": [b - a for a, b in zip([0.0] + ends, ends)],
         "clips_per_s": last_row.get("clips_per_s"), "videos_opened_per_epoch": last_row.get("loader_videos_opened"),
         "gpu_peak_gb": torch.cuda.max_memory_allocated() / 2**30 if dev.type == "cuda" else None,
-        "checkpoint": str((run_dir / "last.pt").resolve()), "run_dir": str(run_dir.resolve()), "reused": finished,
+        "checkpoint": str((run_dir / "last.pt").resolve()), "run_dir": str(run_dir.resolve()), "reused": status == "finished",
     }
     metrics["retrieval"] = recall
     metrics["retrieval_gain_bootstrap_sd"] = noise if "random" in recall else None
@@ -495,11 +491,10 @@ nb.md(
     ```python
     cfg2 = preset(preset_name, "pretrain", **{**overrides, "method": "simplified_tclr"})
     cfg2.run_name = f"{cfg2.method}-{cfg2.arch}-s{cfg2.seed}-{config_hash(cfg2)[:8]}"
-    run2 = run_pretrain(cfg2)
+    run2 = run_or_resume_pretraining(cfg2)
     vr.plot_loss_curves({"stclr": step_rows, "simplified_tclr": vr.read_jsonl(run2, "steps.jsonl")}, smooth=5)
     ```
-    Simplified TCLR has no pretext panel; with 10 instead of 13 clips per video it takes more steps in the same
-    time.
+    Simplified TCLR has no pretext panel; with 10 instead of 13 clips per video each of its steps is cheaper.
     </details>
 
     **3.** Verify the uniform-guess value of Eq. 2 with the package's loss: feed identical features.
