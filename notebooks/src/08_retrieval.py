@@ -25,7 +25,7 @@ nb.md(
 
     | compute | with the defaults | full scale (section 6) |
     |---|---|---|
-    | time | 2.5–4 min on 2 laptop cores in the course (Simplified TCLR and SSL-only pretrained here for 240 steps each, STCLR reused from notebook 06; 4 retrievals over 512 videos; 2.6 min for seed 0 in `make course` on 2 quiet cores, 2.8–3.7 min for seeds 0–4 with two runs side by side); about 2 min more alone; ~30 s with `quick=True` | features of 13,320 UCF-101 videos × 10 clips: ≈ 10 min per model on one GPU (pretraining: notebook 06) |
+    | time | about 2 min on 2 laptop cores in the course (Simplified TCLR and SSL-only pretrained here for 240 steps each, side by side on the two cores; STCLR and its features reused from notebook 06; 2 new retrievals over 512 videos): 2.1 min for seed 0 in `make course` on 2 quiet cores (`docs/benchmarks.md`), 1.7 min of it pretraining; a busy machine takes longer, with the same numbers; about 2 min more alone (STCLR trained here too); ~30 s with `quick=True` | features of 13,320 UCF-101 videos × 10 clips: ≈ 10 min per model on one GPU (pretraining: notebook 06) |
     | disk | a few MB (features are cached in `out_dir/.feature_cache`) | ≈ 30 MB of cached features per model |
     """
 )
