@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 from stclr import checkpoint as ckpt_lib
 from stclr.config import ConfigError, FinetuneConfig, config_hash, save_yaml, to_dict
-from stclr.retrieval import build_eval_backbone, clip_dataset, eval_loader, load_subset
+from stclr.retrieval import build_eval_backbone, clip_dataset, eval_loader, frames_cache_file, load_subset
 from stclr.runinfo import (
     MetricsLog,
     autocast,
@@ -41,7 +41,6 @@ from stclr.runinfo import (
     to_device,
     use_channels_last,
     write_json,
-    write_text_atomic,
 )
 from stclr.train import build_optimizer, build_scheduler, epoch_seed, step_scheduler
 
@@ -61,35 +60,18 @@ class VideoClassifier(nn.Module):
 # ----------------------------------------------------------------------------------------------------- data
 
 
-def probe_frames(split, cache_file: Path | None = None) -> list[int]:
-    """Usable frame count of every item (its annotated range, for Diving-48), probed once and cached."""
-    import json
-    import os
+def probe_frames(split, cache_file: Path | None = None, threads: int = 1) -> list[int]:
+    """Usable frame count of every item (its annotated range, for Diving-48), probed once and cached
+    (:func:`stclr.data.loader.probe_frame_totals`). An unreadable video raises, naming it."""
+    from stclr.data.loader import _frame_range, probe_frame_totals
+    from stclr.video import VideoReadError
 
-    from stclr.video import probe
-
-    cache = {}
-    if cache_file is not None and cache_file.exists():
-        try:
-            cache = json.loads(cache_file.read_text())
-        except ValueError:
-            cache = {}
-    counts, dirty = [], False
-    for item in split.items:
-        path = split.abspath(item)
-        st = os.stat(path)
-        key = [st.st_size, st.st_mtime_ns]
-        hit = cache.get(item.path)
-        if hit is None or hit[:2] != key:
-            hit = key + [probe(path).num_frames]
-            cache[item.path], dirty = hit, True
-        total = hit[2]
-        start = int(item.start or 0)
-        end = total if item.end is None else min(int(item.end), total)
-        counts.append(max(0, end - start))
-    if cache_file is not None and dirty:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(cache_file, json.dumps(cache))
+    paths = [str(split.abspath(item)) for item in split.items]
+    counts = []
+    for item, path, total in zip(split.items, paths, probe_frame_totals(split.items, paths, cache_file, threads)):
+        if isinstance(total, str):
+            raise VideoReadError(path, total.removeprefix("unreadable: "))
+        counts.append(_frame_range(item, total)[1])
     return counts
 
 
@@ -242,14 +224,14 @@ def _finetune(cfg: FinetuneConfig) -> Path:
     num_classes = len(train.classes)
     from stclr.augment import build_train_augment
 
-    cache = Path(cfg.out_dir) / ".cache" / f"frames-ft-{config_hash(to_dict(cfg.data), ignore={'num_workers'})}.json"
+    cache = frames_cache_file(cfg.out_dir, cfg.data)
     train_ds = TrainClipDataset(
-        train, probe_frames(train, cache), clip_len=cfg.clip_len, skip=cfg.skip,
+        train, probe_frames(train, cache, max(1, cfg.data.workers())), clip_len=cfg.clip_len, skip=cfg.skip,
         transform=build_train_augment(cfg.crop, "finetune", finetune_resize=cfg.resize), seed=cfg.seed,
         policy=cfg.data.short_policy, backend=cfg.data.backend,
     )
     test_ds = clip_dataset(test, n_clips=cfg.test_clips, clip_len=cfg.clip_len, skip=cfg.skip, size=cfg.resize,
-                           crop=None, data=cfg.data)
+                           crop=None, data=cfg.data, frames_cache=cache, probe_threads=max(1, cfg.data.workers()))
     test_loader = eval_loader(test_ds, cfg.eval_batch_size, cfg.data.workers(), device)
     drop_last = len(train_ds) > cfg.batch_size  # a last batch of 1 would break BatchNorm; tiny sets keep it
     steps_per_epoch = len(train_ds) // cfg.batch_size if drop_last else math.ceil(len(train_ds) / cfg.batch_size)

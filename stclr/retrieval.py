@@ -205,15 +205,29 @@ def eval_loader(dataset, batch_size: int, num_workers: int, device: torch.device
     )
 
 
-def clip_dataset(split, *, n_clips: int, clip_len: int, skip: int, size, crop: float | None = 1.0, data=None):
+def clip_dataset(split, *, n_clips: int, clip_len: int, skip: int, size, crop: float | None = 1.0, data=None,
+                 frames_cache: Path | None = None, probe_threads: int = 1):
     """Evaluation dataset: per video ``n_clips`` uniformly spaced clips, the full frame (or a centre crop of
     ``crop`` of each side) resized to ``size``; items are ``(clips [n, C, T, H, W], label)``. Never drops a video:
-    an unreadable one raises, naming it."""
-    from stclr.data.loader import ClipDataset
+    an unreadable one raises, naming it. With ``frames_cache`` (a JSON file) the videos' frame totals are probed
+    here, ``probe_threads`` at once, and kept there for the next run (:func:`stclr.data.loader.probe_frame_totals`);
+    without it each DataLoader worker probes the videos it reads, in every run."""
+    from stclr.data.loader import ClipDataset, probe_frame_totals
 
     kw = {} if data is None else {"backend": data.backend, "policy": data.short_policy}
+    num_frames = None
+    if frames_cache is not None:
+        totals = probe_frame_totals(split.items, [split.abspath(it) for it in split.items], frames_cache,
+                                    probe_threads)
+        num_frames = [t if isinstance(t, int) else None for t in totals]  # unreadable: ClipDataset says why
     return ClipDataset(split, n_clips=n_clips, length=clip_len, skip=skip, size=size,
-                       crop=None if crop is None or crop >= 1.0 else crop, **kw)
+                       crop=None if crop is None or crop >= 1.0 else crop, num_frames=num_frames, **kw)
+
+
+def frames_cache_file(out_dir: str | Path, data) -> Path:
+    """The JSON file of the dataset's frame totals beside a run's outputs (``out_dir/.cache``), shared by the
+    pretraining, fine-tuning and retrieval runs written there with the same data settings."""
+    return Path(out_dir) / ".cache" / f"frames-{config_hash(to_dict(data), ignore={'num_workers'})}.json"
 
 
 def load_subset(data, subset: str):
@@ -274,7 +288,8 @@ def compute_features(cfg: RetrievalConfig, backbone, arch: str, split, subset: s
             return c["feats"], c["labels"], True
     size = cfg.size
     ds = clip_dataset(split, n_clips=cfg.n_clips, clip_len=cfg.clip_len, skip=cfg.skip, size=size, crop=cfg.crop,
-                      data=cfg.data)
+                      data=cfg.data, frames_cache=frames_cache_file(cfg.out_dir, cfg.data) if cfg.cache else None,
+                      probe_threads=max(1, cfg.data.workers()))
     loader = eval_loader(ds, cfg.batch_size, cfg.data.workers(), device)
     feats, labels = extract_features(
         backbone, loader, device, keep_time=cfg.protocol == "tclr", amp=cfg.amp,

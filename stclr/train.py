@@ -171,11 +171,11 @@ def build_pretrain_data(cfg: PretrainConfig, rank: int = 0, world: int = 1):
     decoded once, augmentations seeded by (seed, epoch, step)); with W processes every rank draws the same
     global batch of ``batch_size`` videos and loads its contiguous share."""
     from stclr.data.loader import PretrainDataset, make_pretrain_loader
-    from stclr.retrieval import load_subset
+    from stclr.retrieval import frames_cache_file, load_subset
 
     split = load_subset(cfg.data, "train")
     # Probing the frame counts is a full decode pass over the dataset: cache it beside the runs.
-    cache = Path(cfg.out_dir) / ".cache" / f"frames-{config_hash(to_dict(cfg.data), ignore={'num_workers'})}.json"
+    cache = frames_cache_file(cfg.out_dir, cfg.data)
     cache.parent.mkdir(parents=True, exist_ok=True)
     if rank != 0:
         D.barrier()  # let rank 0 probe and write the cache alone; the others then read it

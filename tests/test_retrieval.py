@@ -157,6 +157,52 @@ def test_a_shared_feature_cache_serves_another_out_dir(synth, tmp_path):
     assert not (tmp_path / "08" / ".feature_cache").exists()
 
 
+def test_frame_totals_are_probed_once_per_dataset(synth, tmp_path):
+    # Every retrieval run used to probe every video again (a decode pass over the whole dataset) in its fresh
+    # DataLoader workers; the totals now live in out_dir/.cache, so the next checkpoint's run probes nothing.
+    from stclr import video
+    from stclr.retrieval import frames_cache_file
+
+    kw = dict(random_init=True, clip_len=4, size=16, n_clips=3, batch_size=4, show_progress=False,
+              out_dir=str(tmp_path), **{"data.root": str(synth), "data.num_workers": 0})
+    video.clear_probe_cache()
+    before = video.COUNTERS.probes
+    m0 = json.loads((run_retrieval(preset("course", "retrieval", **kw)) / "metrics.json").read_text())
+    assert video.COUNTERS.probes - before == 15  # 9 train + 6 test videos, each once
+    cfg = preset("course", "retrieval", **kw)
+    totals = json.loads(frames_cache_file(tmp_path, cfg.data).read_text())
+    assert len(totals) == 15 and all(len(v) == 3 and v[2] == 20 for v in totals.values())  # [size, mtime, frames]
+    video.clear_probe_cache()  # as in a new process
+    before = video.COUNTERS.probes
+    m1 = json.loads((run_retrieval(preset("course", "retrieval", **{**kw, "seed": 1})) / "metrics.json").read_text())
+    assert m1["features_cached"] == {"train": False, "test": False} and video.COUNTERS.probes == before
+    # the same clips as a run that probes where it reads (no caches at all)
+    m2 = json.loads((run_retrieval(preset("course", "retrieval", **{**kw, "out_dir": str(tmp_path / "nocache"),
+                                                                    "cache": False})) / "metrics.json").read_text())
+    assert m2["neighbours"] == m0["neighbours"] and m2["R@1"] == m0["R@1"]
+    assert not (tmp_path / "nocache" / ".cache").exists()
+
+
+def test_an_unreadable_video_is_named_not_dropped(synth, tmp_path):
+    import shutil
+
+    from stclr.finetune import probe_frames
+    from stclr.retrieval import load_subset
+    from stclr.video import VideoReadError
+
+    root = tmp_path / "data"
+    shutil.copytree(synth, root)
+    cfg = preset("course", "retrieval", random_init=True, clip_len=4, size=16, n_clips=3, batch_size=4,
+                 show_progress=False, out_dir=str(tmp_path / "runs"), **{"data.root": str(root), "data.num_workers": 0})
+    test = load_subset(cfg.data, "test")
+    bad = test.items[2].path
+    test.abspath(test.items[2]).write_bytes(b"not a video at all" * 100)
+    with pytest.raises(VideoReadError, match=rf"{bad}.*evaluation never drops videos"):
+        run_retrieval(cfg)
+    with pytest.raises(VideoReadError, match=bad):
+        probe_frames(load_subset(cfg.data, "test"), tmp_path / "frames.json")
+
+
 def _kw(cfg: RetrievalConfig) -> dict:
     from stclr.config import to_dict
 
