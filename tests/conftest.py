@@ -38,3 +38,15 @@ def _no_frame_cache_between_tests():
     from stclr.video import set_frame_cache
 
     set_frame_cache(0)
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory) -> Path:
+    """2 classes x 6 videos (8 train / 4 test), 24 frames of 32x32: generated in about a second, once per test
+    module (a module that needs another dataset defines its own ``synth``)."""
+    from stclr.data.synthetic import SynthConfig, make_synthetic_dataset
+
+    root = tmp_path_factory.mktemp("synth")
+    make_synthetic_dataset(root, SynthConfig(num_classes=2, videos_per_class=6, num_frames=24, size=32,
+                                             clips_per_group=2, test_groups=1), show_progress=False)
+    return root

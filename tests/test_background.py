@@ -17,16 +17,6 @@ from stclr.runinfo import read_jsonl, write_json
 from stclr.train import pretraining_status, run_or_resume_pretraining, run_pretrain
 
 
-@pytest.fixture(scope="module")
-def synth(tmp_path_factory) -> Path:
-    from stclr.data.synthetic import SynthConfig, make_synthetic_dataset
-
-    root = tmp_path_factory.mktemp("synth")
-    make_synthetic_dataset(root, SynthConfig(num_classes=2, videos_per_class=6, num_frames=24, size=32,
-                                             clips_per_group=2, test_groups=1), show_progress=False)
-    return root
-
-
 def tiny_cfg(root: Path, out: Path, method: str, steps: int = 3, **kw):
     # num_workers=1 as in the course: the child's loader must plan and augment exactly as the kernel's does.
     base = dict(method=method, epochs=steps, max_steps=steps, batch_size=4, clip_len=4, size=16, skips=(1, 2, 3),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import pytest
 import torch
@@ -54,16 +53,6 @@ def test_logistic_regression_separates_separable_data():
     y = torch.tensor([0] * 20 + [1] * 20)
     clf = fit_logistic_regression(x, y, 2, l2=1e-3, max_iter=50)
     assert (clf(x.double()).argmax(1) == y).all()
-
-
-@pytest.fixture(scope="module")
-def synth(tmp_path_factory) -> Path:
-    from stclr.data.synthetic import SynthConfig, make_synthetic_dataset
-
-    root = tmp_path_factory.mktemp("synth")
-    make_synthetic_dataset(root, SynthConfig(num_classes=2, videos_per_class=6, num_frames=24, size=32,
-                                             clips_per_group=2, test_groups=1), show_progress=False)
-    return root
 
 
 @pytest.mark.slow

@@ -29,17 +29,6 @@ from stclr.train import run_pretrain
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def synth(tmp_path_factory) -> Path:
-    """2 classes x 6 videos (8 train / 4 test), 24 frames of 32x32: generated in about a second."""
-    from stclr.data.synthetic import SynthConfig, make_synthetic_dataset
-
-    root = tmp_path_factory.mktemp("synth")
-    make_synthetic_dataset(root, SynthConfig(num_classes=2, videos_per_class=6, num_frames=24, size=32,
-                                             clips_per_group=2, test_groups=1), show_progress=False)
-    return root
-
-
 def tiny_cfg(root: Path, out: Path, **kw) -> PretrainConfig:
     base = dict(epochs=3, batch_size=4, clip_len=4, size=16, skips=(1, 2, 3), ssl_speeds=(1, 2, 4), proj_dim=16,
                 deterministic=True, show_progress=False, out_dir=str(out), run_name="run", seed=3)
