@@ -28,7 +28,8 @@ from tqdm.auto import tqdm
 
 from stclr import checkpoint as ckpt_lib
 from stclr.config import ConfigError, FinetuneConfig, config_hash, save_yaml, to_dict
-from stclr.retrieval import build_eval_backbone, clip_dataset, eval_loader, frames_cache_file, load_subset
+from stclr.data.loader import frames_cache_file
+from stclr.retrieval import build_eval_backbone, clip_dataset, eval_loader, load_subset
 from stclr.runinfo import (
     MetricsLog,
     autocast,

@@ -224,11 +224,6 @@ def clip_dataset(split, *, n_clips: int, clip_len: int, skip: int, size, crop: f
                        crop=None if crop is None or crop >= 1.0 else crop, num_frames=num_frames, **kw)
 
 
-def frames_cache_file(out_dir: str | Path, data) -> Path:
-    """The JSON file of the dataset's frame totals beside a run's outputs (``out_dir/.cache``), shared by the
-    pretraining, fine-tuning and retrieval runs written there with the same data settings."""
-    return Path(out_dir) / ".cache" / f"frames-{config_hash(to_dict(data), ignore={'num_workers'})}.json"
-
 
 def load_subset(data, subset: str):
     """The ``subset`` (train | test) of the configured split, capped to ``data.max_videos`` videos."""
@@ -281,6 +276,8 @@ def default_run_name(cfg: RetrievalConfig) -> str:
 
 def compute_features(cfg: RetrievalConfig, backbone, arch: str, split, subset: str, device, cache_dir: Path | None):
     """Features of one subset, read from / written to the cache when enabled."""
+    from stclr.data.loader import frames_cache_file
+
     cache = cache_dir / f"{subset}-{feature_cache_key(cfg, arch, subset)}.pt" if cache_dir is not None else None
     if cache is not None and cache.exists():
         c = torch.load(cache, map_location="cpu", weights_only=True)

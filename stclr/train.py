@@ -170,8 +170,8 @@ def build_pretrain_data(cfg: PretrainConfig, rank: int = 0, world: int = 1):
     """(DataLoader, PlannedBatchSampler, train split). Each loader item is one whole planned batch (every video
     decoded once, augmentations seeded by (seed, epoch, step)); with W processes every rank draws the same
     global batch of ``batch_size`` videos and loads its contiguous share."""
-    from stclr.data.loader import PretrainDataset, make_pretrain_loader
-    from stclr.retrieval import frames_cache_file, load_subset
+    from stclr.data.loader import PretrainDataset, frames_cache_file, make_pretrain_loader
+    from stclr.retrieval import load_subset
 
     split = load_subset(cfg.data, "train")
     # Probing the frame counts is a full decode pass over the dataset: cache it beside the runs.

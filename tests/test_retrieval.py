@@ -161,7 +161,7 @@ def test_frame_totals_are_probed_once_per_dataset(synth, tmp_path):
     # Every retrieval run used to probe every video again (a decode pass over the whole dataset) in its fresh
     # DataLoader workers; the totals now live in out_dir/.cache, so the next checkpoint's run probes nothing.
     from stclr import video
-    from stclr.retrieval import frames_cache_file
+    from stclr.data.loader import frames_cache_file
 
     kw = dict(random_init=True, clip_len=4, size=16, n_clips=3, batch_size=4, show_progress=False,
               out_dir=str(tmp_path), **{"data.root": str(synth), "data.num_workers": 0})

@@ -57,6 +57,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from stclr import video as _video
 from stclr.augment import build_eval_transform, build_train_augment
+from stclr.config import config_hash, to_dict
 from stclr.plan import BatchPlan, PlanConfig, method_parts, plan_batch
 from stclr.runinfo import write_text_atomic
 from stclr.sampling import uniform_clips
@@ -71,6 +72,7 @@ __all__ = [
     "DatasetUnreadableError",
     "collate_planned",
     "make_pretrain_loader",
+    "frames_cache_file",
     "probe_frame_totals",
 ]
 
@@ -253,6 +255,12 @@ def probe_frame_totals(items: Sequence[Any], paths: Sequence[str], cache_file: s
     return totals  # type: ignore[return-value]
 
 
+def frames_cache_file(out_dir: str | Path, data) -> Path:
+    """The JSON file of the dataset's frame totals beside a run's outputs (``out_dir/.cache``), shared by the
+    pretraining, fine-tuning and retrieval runs written there with the same data settings."""
+    return Path(out_dir) / ".cache" / f"frames-{config_hash(to_dict(data), ignore={'num_workers'})}.json"
+
+
 def _load_cache(cache_file: Path | None) -> dict:
     if cache_file is None or not cache_file.exists():
         return {}
@@ -343,7 +351,7 @@ class PretrainDataset(Dataset):
         if isinstance(frame_counts, str):
             if frame_counts != "probe":
                 raise ValueError(f"frame_counts must be 'probe' or a sequence of ints, got {frame_counts!r}")
-            counts = self._probe_with_cache(cache_file, threads)
+            counts = probe_frame_totals(self.items, self.paths, cache_file, threads)
         else:
             counts = list(frame_counts)
             if len(counts) != len(self.items):
@@ -356,9 +364,6 @@ class PretrainDataset(Dataset):
             if self.num_frames[i] < self.min_frames:
                 self._mark_bad(i, f"too short: {self.num_frames[i]} frames < min_frames={self.min_frames}")
         self._check_global()
-
-    def _probe_with_cache(self, cache_file: Path | None, threads: int) -> list[int | str]:
-        return probe_frame_totals(self.items, self.paths, cache_file, threads)
 
     def _mark_bad(self, index: int, reason: str) -> None:
         self.bad[index] = reason
