@@ -40,3 +40,14 @@ def write_section(name: str, body: str, path: str | Path | None = None) -> None:
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text)
+
+
+def write_data(name: str, rows: list, path: str | Path | None = None) -> Path:
+    """Write the rows behind section ``name`` to ``docs/data/<name>.json`` (beside docs/benchmarks.md, or ``path``):
+    what notebooks and prose quote the section's numbers from."""
+    import json
+
+    target = Path(path) if path is not None else BENCH_MD.parent / "data" / f"{name}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(rows, indent=1, ensure_ascii=False) + "\n")
+    return target

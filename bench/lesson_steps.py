@@ -152,7 +152,7 @@ def table(rows: list[dict], machine: str = "", finetune_epochs: int = 25, title:
              (f"{machine}. " if machine else "") + f"STCLR, course preset, {setting}; random init is the seed's "
              f"own backbone before training. 06: R@1 gain ≥ +{TARGET_06:g} (± its bootstrap sd over the test "
              f"queries); 07: fine-tuning ({finetune_epochs} epochs, 4 test clips, video level) ≥ random init + {TARGET_07:g}.", ""]
-    has_ssl = overrides is not None and any("ssl_last20" in r for r in rows)
+    has_ssl = any(r.get("ssl_last20") is not None for r in rows)
     has_ft = any("finetune_video_acc" in r for r in rows)
     head = "| steps | seed | R@1 random | R@1 STCLR | 06 gain ± sd | 06 met | L_SLL exit step |"
     if has_ssl:
@@ -195,10 +195,38 @@ def table(rows: list[dict], machine: str = "", finetune_epochs: int = 25, title:
                            + (f", 07 on {met07} of {n07}" if n07 else "")
                            + f" (STCLR R@1 {min(r1):.1f}–{max(r1):.1f})")
     r_rand = [r["R@1"] for r in rand.values()]
+    if has_ssl:
+        for n in steps_all:
+            ssl = [r["ssl_last20"] for k, r in by.items() if k[:3] == ("pretrain", "stclr", n) and r.get("ssl_last20") is not None]
+            if ssl:
+                below = sum(v < 0.9 * math.log(4) for v in ssl)
+                summary.append(f"{n} steps: L_SSL's mean over the last 20 steps below 0.9 × log 4 = "
+                               f"{0.9 * math.log(4):.3f} on {below} of {len(ssl)} seeds ({min(ssl):.3f}–{max(ssl):.3f})")
     lines += ["", "; ".join(summary) + "."]
     if r_rand:
         lines[-1] += f" Random init's R@1 ranged {min(r_rand):.1f}–{max(r_rand):.1f} over {len(r_rand)} seeds."
+    for n in steps_all:
+        pairs = paired_methods(rows, n, "stclr", "simplified_tclr")
+        if pairs:
+            d = [a - b for _, a, b in pairs]
+            sd = f" ± {statistics.stdev(d):.1f}" if len(d) > 1 else ""
+            lines += ["", f"STCLR − Simplified TCLR, R@1 at {n} steps, paired by seed: "
+                      + ", ".join(f"seed {s} {a - b:+.1f}" for s, a, b in pairs)
+                      + f"; mean {statistics.mean(d):+.1f}{sd} (STCLR ahead on {sum(x > 0 for x in d)} of {len(d)})."]
     return "\n".join(lines)
+
+
+def paired_methods(rows: list[dict], steps: int, a: str, b: str) -> list[tuple[int, float, float]]:
+    """``(seed, R@1 of a, R@1 of b)`` for every seed where both methods were pretrained for ``steps`` steps."""
+    r1 = {(r["method"], r["seed"]): r["R@1"] for r in rows if r["kind"] == "pretrain" and r["steps"] == steps}
+    return [(s, r1[(a, s)], r1[(b, s)]) for s in sorted({s for m, s in r1 if m == a}) if (b, s) in r1]
+
+
+def compact_rows(rows: list[dict]) -> list[dict]:
+    """The rows without per-query hits (kept in ``rows.jsonl``), sorted: what ``docs/data/<section>.json`` holds
+    for notebooks and prose to quote from."""
+    keep = [{k: v for k, v in r.items() if k != "hits"} for r in rows]
+    return sorted(keep, key=lambda r: (r["kind"], r["method"], -r["steps"], r["seed"]))
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -249,9 +277,14 @@ def main(argv=None) -> int:
            + ".")
     print(md)
     if not args.no_write:
-        from _report import write_section
+        import _report
 
-        write_section(args.section, md)
+        _report.write_section(args.section, md)
+        _report.write_data(args.section, compact_rows(rows))
+        if args.section == "lesson_steps":  # the README's table of lessons is written from the same rows
+            from stclr.benchdata import write_readme_block
+
+            write_readme_block(REPO / "README.md", compact_rows(rows))
     return 0
 
 

@@ -20,6 +20,7 @@ widgets), and ``quick=True`` in quick mode.
 from __future__ import annotations
 
 import datetime
+import math
 import sys
 import time
 from pathlib import Path
@@ -260,6 +261,11 @@ def lesson_checks(metrics: Mapping[str, Mapping[str, Any]]) -> list[dict[str, An
         step = m["pretrain"]["sll_left_chance_step"]
         add("06", "L_SLL leaves its chance plateau (5-step mean < 0.9 x chance)",
             f"at step {step}" if step else "never", "within the run", step is not None)
+    ssl = _get(m, "pretrain", "ssl_last20")
+    if _number(ssl):
+        # Eq. 1's third term: the same-speed pretext (Sec. 3.3) must learn inside STCLR, not only alone (notebook 05)
+        add("06", "L_SSL leaves chance inside STCLR (mean of the last 20 steps < 0.9 x log 4)",
+            f"{ssl:.3f} (log 4 = {math.log(4):.3f})", f"< {0.9 * math.log(4):.3f}", ssl < 0.9 * math.log(4))
     m = metrics.get("07")
     pre, rnd = _get(m, "finetune", "pretrained", "video_accuracy"), _get(m, "finetune", "random", "video_accuracy")
     if pre is not None and rnd is not None:

@@ -33,6 +33,8 @@ TCLR (``method="tclr"``) reproduces the reference code's objective (github.com/D
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 import torch.nn.functional as F
 
@@ -116,7 +118,11 @@ def compute_losses(
 
     if ssl_input == "diff" and "ssl_clips" in batch:
         batch = {**batch, "ssl_clips": frame_differences(batch["ssl_clips"])}
-    out = (_tclr if method == "tclr" else _stclr_family)(method, batch, model, tau, ic_variant, symmetric_sll, gather)
+    if method == "tclr":
+        out = _tclr(method, batch, model, tau, ic_variant, symmetric_sll, gather)
+    else:
+        out = _stclr_family(method, batch, model, tau, ic_variant, symmetric_sll, gather,
+                            ssl_keeps_bn_stats=ssl_input == "diff" and method != "ssl")
     weights = weights or {}
     out["total"] = sum(weights.get(k, 1.0) * v for k, v in out.items())
     return out
@@ -134,12 +140,31 @@ def frame_differences(clips: torch.Tensor) -> torch.Tensor:
     return clips[..., 1:, :, :] - clips[..., :-1, :, :]
 
 
+@contextlib.contextmanager
+def frozen_bn_stats(module: torch.nn.Module):
+    """BatchNorm layers of ``module`` keep their running statistics during the block: momentum 0 makes the
+    update a no-op inside BN's own (autograd-safe) in-place op; batch statistics still normalise in training."""
+    bns = [m for m in module.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    saved = [m.momentum for m in bns]
+    try:
+        for m in bns:
+            m.momentum = 0.0
+        yield
+    finally:
+        for m, mom in zip(bns, saved):
+            m.momentum = mom
+
+
 def _pair_index(batch):
     clips, pair = batch["clips"], batch["ic_pair"].to(batch["clips"].device)
     return torch.arange(clips.shape[0], device=clips.device), pair[:, 0], pair[:, 1]
 
 
-def _stclr_family(method, batch, model, tau, ic_variant, symmetric_sll, gather):
+def _stclr_family(method, batch, model, tau, ic_variant, symmetric_sll, gather, ssl_keeps_bn_stats=False):
+    """``ssl_keeps_bn_stats``: the SSL tuple clips are encoded in their own call that leaves the backbone's
+    BatchNorm running statistics as they were. Frame differences are near zero where frames are raw pixels; mixed
+    into the running statistics they would normalise every later *evaluation* (retrieval, fine-tuning: raw frames)
+    with the wrong mean and variance. Training itself normalises each call with its own batch statistics."""
     names = METHODS[method]
     out: dict[str, torch.Tensor] = {}
     groups: list[torch.Tensor] = []
@@ -149,9 +174,12 @@ def _stclr_family(method, batch, model, tau, ic_variant, symmetric_sll, gather):
         groups += [batch["clips"][i, p0, 0], batch["clips"][i, p1, 1]]
     elif "ic" in names:
         groups.append(batch["clips"].flatten(0, 2))  # [B*N*2, C, T, H, W], (video, clip, view) order
-    if "ssl" in names:
+    if "ssl" in names and not ssl_keeps_bn_stats:
         groups.append(batch["ssl_clips"].flatten(0, 1))  # [B*3, C, T, H, W]
     feats = encode(model.backbone, groups)
+    if "ssl" in names and ssl_keeps_bn_stats:
+        with frozen_bn_stats(model.backbone):
+            feats += encode(model.backbone, [batch["ssl_clips"].flatten(0, 1)])
 
     if "ic" in names:
         B = batch["clips"].shape[0]

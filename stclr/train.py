@@ -74,7 +74,8 @@ def build_pretrain_model(cfg: PretrainConfig) -> torch.nn.Module:
 
     if cfg.method == "tclr" and not cfg.arch.endswith("_tclr"):
         raise ConfigError(f"arch: method 'tclr' needs per-timestep features; use {cfg.arch}_tclr, not {cfg.arch!r}")
-    model = build_model(cfg.arch, proj_dim=cfg.proj_dim, checkpoint_activations=cfg.activation_checkpointing)
+    model = build_model(cfg.arch, proj_dim=cfg.proj_dim, ssl_norm=cfg.ssl_head_norm, ssl_dropout=cfg.ssl_head_dropout,
+                        checkpoint_activations=cfg.activation_checkpointing)
     losses = METHODS[cfg.method]
     if "ssl" not in losses:
         model.ssl_head = None

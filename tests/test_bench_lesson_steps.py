@@ -107,13 +107,16 @@ def test_a_variant_reaches_the_pretraining_run_and_its_own_section(tmp_path):
     assert "overrides" not in next(r for r in rows if r["kind"] == "random")
     import _report
 
-    written = {}
-    orig = _report.write_section
+    written, data = {}, {}
+    orig = _report.write_section, _report.write_data
     _report.write_section = lambda name, body, path=None: written.update({name: body})
+    _report.write_data = lambda name, rows, path=None: data.update({name: rows})
     try:
         ls.main(argv)
     finally:
-        _report.write_section = orig
+        _report.write_section, _report.write_data = orig
+    # the rows behind the section, for notebooks to quote: without the per-query hits
+    assert {r["kind"] for r in data["ssl_diff"]} == {"random", "pretrain"} and all("hits" not in r for r in data["ssl_diff"])
     body = written["ssl_diff"]
     assert body.startswith("## Course preset variant `ssl_diff`") and "`ssl_input=diff`, `c1=0`" in body
     assert "L_SSL last 20 |" in body and "R@1 gain ≥ +15 (±" in body

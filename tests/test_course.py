@@ -157,6 +157,12 @@ def test_lesson_checks_against_hand_built_metrics():
     assert lesson_checks({"06": {}, "09": {"anything": 1}}) == []  # only what ran and measured
     metrics["06"]["retrieval_gain_bootstrap_sd"] = 3.25
     assert lesson_checks(metrics)[1]["value"] == "34.9 vs 20.0 (+14.9; measurement noise ± 3.2)"
+    # L_SSL's line appears once 06 records its last-20-step mean: 0.9 x log 4 = 1.2477 is the bar
+    for ssl, ok in ((1.386, False), (1.2476, True), (0.95, True)):
+        metrics["06"]["pretrain"]["ssl_last20"] = ssl
+        line = [c for c in lesson_checks(metrics) if c["lesson"].startswith("L_SSL")]
+        assert len(line) == 1 and line[0]["ok"] is ok and line[0]["target"] == "< 1.248", (ssl, line)
+    assert [c["notebook"] for c in lesson_checks(metrics)] == ["05", "06", "06", "06", "07", "08", "10"]
 
 
 def test_reusable_pretraining_only_for_the_same_data_backbone_and_steps(tmp_path):

@@ -200,3 +200,26 @@ def test_ssl_input_diff_feeds_frame_differences_to_the_ssl_head():
     torch.testing.assert_close(out["ic"], frames["ic"])  # the contrastive terms see the same clips either way
     with pytest.raises(ValueError, match="ssl_input"):
         compute_losses("stclr", batch, model, ssl_input="residual")
+
+
+def _bn_buffers(model):
+    return {k: v.clone() for k, v in model.backbone.state_dict().items() if "running_" in k}
+
+
+def test_ssl_diff_clips_leave_the_running_statistics_to_raw_frames():
+    # Frame differences are ~0 where raw frames are pixels: had they entered the running statistics, every later
+    # evaluation of raw frames (retrieval, fine-tuning) would be normalised with the wrong mean and variance.
+    model, batch = _setup("stclr", T=6)
+    model.train()
+    before = _bn_buffers(model)
+    compute_losses("stclr", batch, model, ssl_input="diff")["total"].backward()  # the frozen statistics are autograd-safe
+    after_diff = _bn_buffers(model)
+    model.backbone.load_state_dict({**model.backbone.state_dict(), **before})
+    compute_losses("simplified_tclr", {k: batch[k] for k in ("clips", "ic_pair")}, model)  # the raw clips alone
+    assert all(torch.equal(after_diff[k], v) for k, v in _bn_buffers(model).items())
+    assert any(not torch.equal(after_diff[k], before[k]) for k in before)  # the raw clips did move them
+    assert all(m.momentum == 0.1 for m in model.backbone.modules() if isinstance(m, torch.nn.BatchNorm3d))
+    # with raw frames the SSL clips share the one backbone call, and its statistics, as before
+    calls = _count_backbone_calls(model)
+    compute_losses("stclr", batch, model)
+    assert len(calls) == 1

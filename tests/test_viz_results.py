@@ -192,3 +192,11 @@ def test_loss_curves_reference_is_a_legend_entry_and_the_figure_fits_a_screen():
     for ax in fig.axes[1:4]:
         assert "uniform guess" in ax.get_legend_handles_labels()[1]
         assert not [t for t in ax.texts if t.get_text() == "uniform guess"]  # no label lying on the curves
+
+
+def test_tail_mean_over_the_rows_that_log_the_key():
+    from stclr.viz.results import tail_mean
+
+    rows = [{"loss_ssl": v} for v in (9.0, 1.0, 2.0, 3.0)] + [{"loss": 5.0}]
+    assert tail_mean(rows, "loss_ssl", 3) == 2.0 and tail_mean(rows, "loss_ssl", 20) == 3.75
+    assert tail_mean(rows, "loss_ic") is None

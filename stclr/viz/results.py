@@ -188,6 +188,13 @@ def running_mean(y: Sequence[float], n: int) -> np.ndarray:
     return out
 
 
+def tail_mean(rows: Sequence[Mapping[str, Any]], key: str, n: int = 20) -> float | None:
+    """Mean of ``key`` over the last ``n`` rows that log it (e.g. L_SSL over a run's last 20 optimiser steps,
+    the course's test of whether the pretext left its uniform guess), or None when no row logs it."""
+    values = [float(r[key]) for r in rows if r.get(key) is not None]
+    return float(np.mean(values[-n:])) if values else None
+
+
 def first_below(rows: Sequence[Mapping[str, Any]], key: str, threshold: float, *, window: int = 1) -> int | None:
     """The first epoch (1-based, as plotted; the optimiser step for ``steps.jsonl`` rows) at which the running mean of ``key`` over ``window`` epochs is below
     ``threshold``, or None. E.g. when L_SLL leaves its chance plateau: ``first_below(rows, "loss_sll", 0.9 * 5 *
