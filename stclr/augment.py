@@ -5,7 +5,7 @@ transforms here turn it into a network input ``[C, T, H, W]`` (float in [0, 1], 
 normalised with the Kinetics mean/std). Each call draws its random parameters ONCE and applies them
 to every frame of the clip -- v2 transforms treat a ``Video`` ``[T, C, H, W]`` as one sample (tested
 in ``tests/test_augment.py``), so a view is temporally consistent, as the contrastive losses assume
-(``shared/DESIGN.md`` §2). Two calls on the same clip give the two independent views (a, b).
+(``docs/method.md`` §2). Two calls on the same clip give the two independent views (a, b).
 
 Strengths (``build_train_augment(size, strength=...)``):
 
@@ -17,7 +17,7 @@ Strengths (``build_train_augment(size, strength=...)``):
 - ``"light"`` -- a light set for small synthetic clips (the course preset): random resized crop keeping
   70-100% of the frame, horizontal flip, mild colour jitter (0.1, p 0.5). At 32 px from 64-px frames TCLR's
   crop (30-100%) often cuts the small moving sprite away, so the two views of a clip share too little for the
-  local-local loss (Eq. 3) to learn from; ``shared/DESIGN.md`` §5 has the measurements.
+  local-local loss (Eq. 3) to learn from; ``docs/method.md`` §8 has the measurements.
 - ``"finetune"`` -- the fine-tuning recipe (Sec. 4.2.2): resize to 128x171, random 112 crop, flip,
   mild colour jitter.
 - ``"none"`` -- resize the full frame to ``size``; no randomness.

@@ -2,7 +2,7 @@
 
 A reader is *frame-exact* when asking for frame ``i`` returns the ``i``-th frame that a plain
 sequential decode yields. That is easy to get wrong (decord's random access returns other frames,
-silently, on MPEG-4 Part 2 AVI files with B-frames; see ``shared/DESIGN.md`` §5), and hard to see on
+silently, on MPEG-4 Part 2 AVI files with B-frames; see ``docs/method.md`` §8), and hard to see on
 natural footage. So the frames written here carry their index as a binary code that survives lossy
 compression and resizing, and ``frame_index_of`` reads it back::
 

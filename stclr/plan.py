@@ -1,7 +1,7 @@
 """The batch planner: every clip of every video of a batch, decided up front, one decode per video.
 
-``shared/DESIGN.md`` §2 "Batch plan". The paper's loader reads ``N + (1 - C1) N + K N C1`` videos
-per epoch (2.8 N at C1 = 0.6; Sec. 4.2.4, Table 6) because the SSL tuple (Sec. 3.3) reads its own
+``docs/method.md`` §6 (the batch plan). The paper's loader reads ``N + (1 - C1) N + K N C1`` videos
+per epoch (3.2 N at C1 = 0.6; Sec. 4.2.4, Table 6) because the SSL tuple (Sec. 3.3) reads its own
 videos. Here a batch is planned centrally instead:
 
 1. each video gets its local clips (STCLR's N sparse clips, or TCLR's 4 dense + 1 global clip) and

@@ -1,6 +1,6 @@
 """Nearest-neighbour video retrieval (paper Sec. 4.2.2, 4.3.4), the main measure of feature quality.
 
-Protocol (DESIGN §3): every split-1 TEST video queries the split-1 TRAIN videos. A video is described by
+Protocol (``docs/method.md`` §5): every split-1 TEST video queries the split-1 TRAIN videos. A video is described by
 ``n_clips`` uniformly spaced clips (10; the paper also reports 9) at skip 3, each the full frame resized to the
 input size; each clip goes through the backbone (no projection head), pooled over space and time to a
 512-d vector; the clip vectors are averaged and L2-normalised. Similarity is cosine. R@k counts a query as

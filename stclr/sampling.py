@@ -6,7 +6,7 @@ no I/O, no tensors. A clip is a :class:`ClipSpec` ``(start, skip, length)`` mean
 
 Too-short videos. A 16-frame clip at skip 32 spans 481 frames, longer than most UCF-101 videos, so
 every sampler takes an explicit ``policy`` and records what it did in the returned spec -- never
-silently (``shared/DESIGN.md`` §2):
+silently (``docs/method.md`` §2):
 
 - ``"fit"`` (default): lower the skip to the largest one that fits; ``skip`` is the effective skip and
   ``requested_skip`` what was asked. If even skip 1 does not fit (fewer frames than ``length``), the

@@ -4,7 +4,7 @@ Frame ``i`` of a video is, by definition here, the ``i``-th frame that a plain s
 yields (PyAV, in presentation order). Every backend is tested against that definition with videos
 whose frames encode their own index (``stclr.fixtures``).
 
-Why this module is careful (see ``shared/DESIGN.md`` §5):
+Why this module is careful (see ``docs/method.md`` §8):
 
 - decord's random access (``get_batch`` with jumps) returns *wrong frames, silently*, on MPEG-4
   Part 2 AVI files with B-frames, i.e. on UCF-101 and HMDB-51 as distributed. It is exact on H.264
@@ -83,7 +83,7 @@ HAS_DECORD = _decord is not None
 BACKENDS = ("auto", "pyav", "pyav_seek", "decord_seq", "decord")
 
 # Containers whose header lists every frame (MP4 sample tables), and codecs for which decord's
-# timestamp-based seeking was verified exact (DESIGN.md §5; tests/test_video.py re-checks it).
+# timestamp-based seeking was verified exact (docs/method.md §8; tests/test_video.py re-checks it).
 _INDEXED_CONTAINERS = ("mov", "mp4")  # parts of PyAV's format name "mov,mp4,m4a,3gp,3g2,mj2"
 _SEEKABLE_CONTAINERS = _INDEXED_CONTAINERS + ("matroska",)
 _SEEKABLE_CODECS = ("h264", "hevc")

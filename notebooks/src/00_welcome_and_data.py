@@ -21,14 +21,18 @@ nb.md(
     - what is in the synthetic dataset, and why appearance (drawn from a pool shared by all classes) cannot
       tell its classes apart while motion can;
     - how to inspect and read videos with `stclr.video.probe` / `read_frames`, and load splits with `load_split`;
-    - why random access with decord returns wrong frames on MPEG-4 Part 2 AVIs with B-frames, and how to
-      measure it with videos whose frames encode their own index.
+    - why random access with decord returns wrong frames on [MPEG-4 Part 2](../docs/glossary.md#mpeg-4-part-2)
+      AVIs with [B-frames](../docs/glossary.md#b-frames), and how to measure it with videos whose frames encode
+      their own index.
+
+    The method is summarised, with the paper's section and equation numbers, in
+    [docs/method.md](../docs/method.md); terms are defined in [docs/glossary.md](../docs/glossary.md).
 
     | compute | with the defaults |
     |---|---|
     | CPU (laptop, 2 cores) | about 20 s, plus 30–50 s once to generate the dataset |
     | GPU | not used: nothing is trained here (full-scale settings are the same) |
-    | disk | about 3 MB (`data/synthetic`) plus a few temporary files |
+    | disk | a few MB (`data/synthetic`) plus a few temporary files |
     """
 )
 
@@ -54,7 +58,8 @@ nb.code(
     """
 )
 
-nb.md("**Parameters.** Every knob of this notebook, with its default. papermill and `stclr batch` replace these literals.")
+nb.md("**Parameters.** Every knob of this notebook, with its default. [papermill](../docs/glossary.md#papermill) and "
+      "`stclr batch` replace these literals.")
 
 nb.params(
     """
@@ -183,7 +188,7 @@ nb.md(
     ### Two views and three losses
 
     Each clip is augmented twice, independently (random crop, flip, colour changes, ...; notebook 02), giving
-    two *views* $a$ and $b$. A 3D CNN (R3D-18 in the paper) and a projection head turn each view into a feature
+    two *views* $a$ and $b$. A 3D CNN (R3D-18 in the paper) and a [projection head](../docs/glossary.md#projection-head) turn each view into a feature
     $G$. With the similarity $h(u, v) = \exp(\cos(u, v) / \tau)$ ($\tau = 0.3$), STCLR minimises (Eq. 1)
 
     $$\mathcal{L}_{STCLR} = \mathcal{L}_{Pretext} + \mathcal{L}_{IC} + \mathcal{L}_{SLL}. \tag{1}$$
@@ -338,7 +343,7 @@ nb.md(
     | Diving-48 | `rgb/*.mp4`, `Diving48_train.json` / `Diving48_test.json`, `Diving48_vocab.json` | JSON records with frame ranges |
     | synthetic | `videos/<Class>/v_<Class>_gXX_cYY.mp4`, `splits/` in UCF-101's format | none: made to exercise the UCF-101 parser |
 
-    The real videos are MPEG-4 Part 2 in AVI (UCF-101, HMDB-51); the synthetic ones are H.264 in MP4.
+    The real videos are MPEG-4 Part 2 in AVI (UCF-101, HMDB-51); the synthetic ones are [H.264](../docs/glossary.md#h264) in MP4.
     Like UCF-101, videos come in *groups* that share an actor and scene (here: a look); whole groups go to the
     test list (UCF-101's split 1 uses groups 1–7), so no test video shares its group with a training video.
     Here the first 8 of each class's 16 groups are test: half the videos, so that the course's results rest on
@@ -366,11 +371,14 @@ nb.md(
 
     ## 6. Wrong frames from naive random access
 
-    The popular reader decord offers random access (`get_batch(indices)`): it seeks to a keyframe and decodes
-    forward. On **MPEG-4 Part 2 AVI files with B-frames** — the format of UCF-101 and HMDB-51 — that
-    returns *other frames than asked, silently*. On six of seven real HMDB-51 clips measured while building the
-    kit, 47–99 % of the frames returned for an STCLR-style request were wrong. You would never notice on natural footage, so we make test videos whose frames carry their
-    own index as a binary code (`stclr.fixtures`), in both formats, in a temporary folder:
+    The popular reader decord offers random access (`get_batch(indices)`): it seeks to a
+    [keyframe](../docs/glossary.md#keyframe-i-frame) and decodes forward. On **MPEG-4 Part 2 AVI files with
+    B-frames** — the format of UCF-101 and HMDB-51 — that returns *other frames than asked, silently*. On six of
+    the seven real HMDB-51 clips it was measured on while the kit was built, 47–99 % of the frames returned for
+    an STCLR-style request were wrong (2 % on the seventh; [docs/method.md, "Facts about the
+    tools"](../docs/method.md#8-facts-about-the-tools)). You would never notice on natural footage, so we make
+    test videos whose frames carry their own index as a binary code (`stclr.fixtures`), in both formats, in a
+    temporary folder:
     """
 )
 
@@ -496,11 +504,57 @@ nb.md(
     ## Check your understanding
 
     1. Why can adjacent dense clips hurt the local–local loss on a two-stage action like a long jump?
+
+    <details><summary>Answer</summary>
+
+    TCLR's four adjacent 16-frame clips cover one short window, which often lies inside a single stage (all
+    running, say). The local–local loss makes them negatives of each other, so it pushes apart features of clips
+    that show the same thing, and it rarely gets to contrast the two stages, which is the distinction that
+    matters (paper Fig. 2 B vs C).
+
+    </details>
+
     2. In Eq. 3, how many negatives does each anchor have with $N = 5$ clips, and where do they come from?
+
+    <details><summary>Answer</summary>
+
+    $2N - 2 = 8$, all from the same video: the other 4 clips in the anchor's own view ($G_{i,q}$, $q \ne p$)
+    and the other 4 clips in the second view ($G'_{i,q}$, $q \ne p$). The anchor's own second view
+    $G'_{i,p}$ is the positive, and the anchor itself is left out.
+
+    </details>
+
     3. What makes the synthetic dataset impossible to solve from a single frame? Which two classes cannot be
        told apart even from a motion-energy map, and why?
+
+    <details><summary>Answer</summary>
+
+    A single frame shows only appearance, and every look (background, sprite, colour, size) is drawn from a pool
+    shared by all classes, so appearance does not identify a class; the classes differ only in how the sprite
+    moves over time. `SlideThenHop` and `HopThenSlide` contain the same two motions in opposite order; a
+    motion-energy map averages over time and loses the order.
+
+    </details>
+
     4. Why does `probe` decode the whole video instead of trusting the header's frame count?
+
+    <details><summary>Answer</summary>
+
+    Container headers can be wrong (decord's `len()` is one too many on HMDB-51's AVIs). The kit defines frame
+    $i$ as the $i$-th frame of a sequential decode, so only counting the frames that actually decode agrees with
+    that definition; a clip planned past the real end would fail or read the wrong frames.
+
+    </details>
+
     5. Why would wrong frames from a reader go unnoticed during training, and how did we make them visible?
+
+    <details><summary>Answer</summary>
+
+    A wrong frame is still a real frame of the same video, with the same look: nothing crashes and the losses
+    still fall; only the clip's timing (its position and speed) is silently wrong. Test videos whose pixels
+    encode their own frame index make every returned frame checkable against the index that was asked for.
+
+    </details>
 
     ## Exercises
 
@@ -559,14 +613,18 @@ nb.md(
     print("earlier:", int((got[bad] < wanted[bad]).sum()), "later:", int((got[bad] > wanted[bad]).sum()))
     print("offsets:", sorted(set((got[bad] - wanted[bad]).tolist()))[:10])
     ```
-    Almost all come from *earlier* in the video, at offsets that differ by multiples of 12 frames — the GOP
-    length of the AVI: the decoder restarts at the wrong keyframe and counts frames from there.
+    Almost all come from *earlier* in the video, at offsets that differ by multiples of 12 frames — the
+    [GOP](../docs/glossary.md#gop) length of the AVI: the decoder restarts at the wrong keyframe and counts frames from there.
     </details>
 
     ## References
 
-    - STCLR paper (`shared/paper/STCLR-paper.md`): Sec. 1 and Fig. 1–2 (motivation), Sec. 3 and Eq. 1–3
-      (losses), Fig. 3 (sparse local–local loss), Sec. 3.3 and Fig. 4 (Same Speed Localization), Sec. 4.1 (datasets).
+    - STCLR paper: H. Altabrawee, M. H. Mohd Noor, *STCLR: Sparse Temporal Contrastive Learning for Video
+      Representation*, Neurocomputing: Sec. 1 and Fig. 1–2 (motivation), Sec. 3 and Eq. 1–3 (losses), Fig. 3
+      (sparse local–local loss), Sec. 3.3 and Fig. 4 (Same Speed Localization), Sec. 4.1 (datasets). What the
+      course needs of it, and the kit's reading where it is vague: [docs/method.md](../docs/method.md).
+    - Measured facts about the decoders (decord, PyAV, torchcodec): [docs/method.md, section
+      8](../docs/method.md#8-facts-about-the-tools); terms: [docs/glossary.md](../docs/glossary.md).
     - TCLR: I. Dave, R. Gupta, M. N. Rizve, M. Shah, *TCLR: Temporal Contrastive Learning for Video
       Representation*, CVIU 2022 — the dense local–local and global–local losses STCLR builds on.
     - The kit: `docs/architecture.md`, `stclr/video.py` (frame exactness), `stclr/fixtures.py`, `data/README.md`.

@@ -27,7 +27,7 @@ nb.md(
     |---|---|
     | CPU (laptop, 2 cores) | about 15 s (plus 30–50 s once if the dataset must be generated) |
     | GPU | not used: sampling is pure index arithmetic |
-    | disk | the synthetic dataset (about 3 MB) and a few PNGs in `out_dir` |
+    | disk | the synthetic dataset (a few MB) and a few PNGs in `out_dir` |
     """
 )
 
@@ -51,7 +51,8 @@ nb.code(
     """
 )
 
-nb.md("**Parameters.** papermill and `stclr batch` replace these literals; everything derived from them comes after.")
+nb.md("**Parameters.** [papermill](../docs/glossary.md#papermill) and `stclr batch` replace these literals; "
+      "everything derived from them comes after.")
 
 nb.params(
     """
@@ -67,7 +68,7 @@ nb.params(
     policy: str = "fit"  # too-short videos: fit, loop or mirror
     video_index: int = 0  # which two-phase training video the timelines show
     coverage_draws: int = 20  # random clip sets per video in the coverage measurement
-    real_video_frames: int = 180  # an average UCF-101 video (7.2 s at 25 fps), for the presets figure
+    real_video_frames: int = 180  # an average UCF-101 video (mean 7.21 s at 25 fps, Soomro et al. 2012), for the presets figure
     short_video_frames: int = 40  # a too-short video for the policy demo
     batch_size: int = 4  # videos in the example batch plan
     """
@@ -166,7 +167,8 @@ nb.md(
     | `simplified` | 1, 4, 8, 16, 24 | Sec. 4.2.2 (Simplified TCLR) |
     | `low` / `medium` / `high` | 1–5 / 2, 4, …, 10 / 4, 8, …, 20 | Sec. 4.2.3 (sparsity ablation, Figs. 5–7) |
 
-    A 16-frame clip at skip 32 spans 481 frames: longer than most UCF-101 videos (about 180 frames on average).
+    A 16-frame clip at skip 32 spans 481 frames: longer than most UCF-101 videos (about 180 frames on average:
+    the UCF-101 paper, Soomro et al. 2012, gives a mean clip length of 7.21 s at 25 fps).
     With the default `fit` policy such a clip gets the largest skip that fits. Which skips survive?
     """
 )
@@ -295,8 +297,10 @@ nb.md(
 
     ## 6. The batch plan: one decode per video
 
-    The paper's loader reads $N + (1 - C_1) N + K N C_1$ videos per epoch — $2.8N$ at $C_1 = 0.6$
-    (Sec. 4.2.4) — because each cross-video SSL tuple opens two more videos. The kit plans a whole batch up
+    The paper's loader reads $N + (1 - C_1) N + K N C_1$ videos per epoch — $3.2N$ at $C_1 = 0.6$, $K = 3$
+    (Sec. 4.2.4) — because each video's SSL tuple is read on its own: the same video once more (probability
+    $1 - C_1$) or $K$ videos (probability $C_1$). The last line of the next cell evaluates the formula for this
+    batch ([docs/method.md, "Cost and efficiency"](../docs/method.md#6-cost-and-efficiency)). The kit plans a whole batch up
     front instead (`stclr.plan.plan_batch`): every video gets its local clips and its SSL tuple; cross-video SSL
     clips are cut from *other videos of the same batch*, which are decoded anyway; and each video's frames
     (its own clips plus what others borrow) are merged into one sorted union, decoded in one call.
@@ -421,18 +425,63 @@ nb.md(
     - Skips that do not fit are handled by an explicit, recorded policy: `fit` lowers the skip, `loop` wraps,
       `mirror` reflects; at the paper's scale, `paper`/`simplified` lose their largest skips on average videos.
     - The batch planner decodes each video once per batch, SSL clips included, where the paper's loader reads
-      $2.8N$ videos per $N$.
+      $3.2N$ videos per $N$ at $C_1 = 0.6$.
 
     ## Check your understanding
 
     1. How many frames does an 8-frame clip at skip 6 span, and where can it start in a 96-frame video?
+
+    <details><summary>Answer</summary>
+
+    It spans $s(L-1)+1 = 6 \cdot 7 + 1 = 43$ frames, so it fits when it starts at frame 0 to $96 - 43 = 53$; the
+    sampler draws the start uniformly among those 54 positions.
+
+    </details>
+
     2. Why do TCLR's local clips so often stay in one phase, even though the window is random?
+
+    <details><summary>Answer</summary>
+
+    All four clips lie in one window of $4L$ consecutive frames, a third of a 96-frame video at $L = 8$. The
+    window's position is random, but its clips see both phases only when the switch between phases falls
+    inside it; wherever else it lands, all four clips show the same phase.
+
+    </details>
+
     3. Why do the `high` and `paper` presets give *fewer* cross-phase pairs than `low`, although their clips
        reach further?
+
+    <details><summary>Answer</summary>
+
+    A pair counts as cross-phase when the two clips' *majority* phases differ. A long clip (large skip) spans
+    most of the video, so its majority phase is usually the longer of the two phases, and several long clips
+    then share it. Short clips at random positions fall into either phase independently, so they differ more
+    often. Reach buys temporal extent, not phase contrast.
+
+    </details>
+
     4. After `fit` lowers skips 16 and 32 to 13, the IC pair is drawn among clips with *different* effective skips.
        Why does that matter for Eq. 2?
+
+    <details><summary>Answer</summary>
+
+    Sec. 3.1 builds the positive pair from two clips at *different* sampling rates, so that the loss asks for
+    features that agree across speeds and positions. Two clips that both ended up at skip 13 would be a
+    same-speed, easier positive, a silent change of the method; the plan avoids it whenever the video has clips
+    at two different effective skips (`PlanConfig.ic_distinct_skips`).
+
+    </details>
+
     5. Where does the planner get the SSL clips of a cross-video tuple, and why does that keep the reads at one
        per video?
+
+    <details><summary>Answer</summary>
+
+    From other videos of the *same batch*. Those videos are decoded for their own clips anyway; the borrowed
+    clips' frames are merged into each video's sorted union of frame indices, which is decoded in one call. No
+    video outside the batch is opened, and none is opened twice.
+
+    </details>
 
     ## Exercises
 
@@ -483,6 +532,8 @@ nb.md(
       Table 6 (videos read per epoch), Sec. 4.3.1 (paper preset).
     - TCLR: I. Dave, R. Gupta, M. N. Rizve, M. Shah, *TCLR: Temporal Contrastive Learning for Video
       Representation*, CVIU 2022 (dense local clips and global clip).
-    - The kit: `stclr/sampling.py` (samplers and policies), `stclr/plan.py` (batch planner), `docs/architecture.md`.
+    - The kit: `stclr/sampling.py` (samplers and policies), `stclr/plan.py` (batch planner), `docs/architecture.md`;
+      the method and the kit's reading of it (too-short videos, the batch plan): [docs/method.md](../docs/method.md),
+      sections 2 and 6.
     """
 )

@@ -28,7 +28,7 @@ nb.md(
     |---|---|
     | CPU (laptop, 2 cores) | about 10 s (plus 30–50 s once if the dataset must be generated) |
     | GPU | not used (the training loop augments on the CPU, in the data loader) |
-    | disk | the synthetic dataset (about 3 MB) and a few PNGs in `out_dir` |
+    | disk | the synthetic dataset (a few MB) and a few PNGs in `out_dir` |
     """
 )
 
@@ -54,7 +54,8 @@ nb.code(
     """
 )
 
-nb.md("**Parameters.** papermill and `stclr batch` replace these literals; everything derived from them comes after.")
+nb.md("**Parameters.** [papermill](../docs/glossary.md#papermill) and `stclr batch` replace these literals; "
+      "everything derived from them comes after.")
 
 nb.params(
     """
@@ -64,7 +65,7 @@ nb.params(
     show_progress: bool = True  # progress bar while the dataset is generated
     interactive: bool = True  # show the ipywidgets explorer (section 6)
     seed: int = 0  # seeds the clip positions and the augmentations
-    size: int = 64  # side of each view in pixels: the course uses 64, the paper 112
+    size: int = 64  # side of each view shown here (64: the whole synthetic frame); the course trains at 32 (section 4), the paper at 112
     clip_len: int = 8  # frames per clip (L)
     skip: int = 4  # skip rate of the example clip
     skips: str = "medium"  # skip preset of the sparse clips in section 3
@@ -306,8 +307,10 @@ nb.md(
     shifted differently, and in raw pixels their positive is barely easier to find than by chance (the numbers
     above). A network can still learn to match such views, but only after it has features that ignore scale and
     position — which a fresh tiny network does not have, so the loss has no signal to start from. Measured on the
-    synthetic set (`shared/DESIGN.md` §5): with TCLR's set the local–local loss stayed at its chance value for 304
-    optimiser steps on three seeds; with the light set it left it within a few dozen steps (notebook 06 shows it,
+    synthetic set while the kit was built ([docs/method.md, "Facts about the
+    tools"](../docs/method.md#8-facts-about-the-tools)): with TCLR's set the local–local loss stayed at its chance
+    value for 304 [optimiser steps](../docs/glossary.md#optimiser-step-and-epoch) on three seeds; with the light
+    set it left it within a few dozen steps (notebook 06 shows it,
     `tests/test_course_learning.py` checks it on seeds 0–2). The paper's strong set is not wrong: it suits its
     inputs, and in long runs it makes appearance a weak cue.
 
@@ -418,10 +421,48 @@ nb.md(
 
     1. Why must a view be transformed identically in every frame? Name one transform for which a per-frame draw
        would look like motion.
+
+    <details><summary>Answer</summary>
+
+    What the network should learn from is how the frames change; a transform drawn anew for every frame adds
+    changes that are not in the video. A random crop drawn per frame moves and zooms the window from frame to
+    frame, so the whole scene seems to jump (fake camera motion); a per-frame flip makes the sprite jump from
+    side to side; per-frame colour jitter flickers.
+
+    </details>
+
     2. In Eq. 3, which images are positives and which are negatives for the anchor $G_{i,p}$?
+
+    <details><summary>Answer</summary>
+
+    The positive is $G'_{i,p}$: the same clip under the other view's transform. The negatives are the other
+    clips of the *same* video in both views, $G_{i,q}$ and $G'_{i,q}$ for $q \ne p$: $2N - 2 = 8$ of them.
+    Clips of other videos do not appear in Eq. 3.
+
+    </details>
+
     3. Why do crop, resize and flip run before the conversion to float in `ClipTransform`?
+
+    <details><summary>Answer</summary>
+
+    Speed and memory: on `uint8` a frame is a quarter of its `float32` size, and after the crop and resize every
+    later step (the conversion, the colour operations, cutout) touches only `size` × `size` pixels instead of
+    the whole decoded frame. One conversion, late, is the cheapest order.
+
+    </details>
+
     4. The synthetic classes share looks; how does strong colour jitter change what the instance-contrastive loss
        (Eq. 2) can rely on?
+
+    <details><summary>Answer</summary>
+
+    Eq. 2 rewards recognising that two clips come from the same video. With colours jittered independently in
+    the two views, matching exact colours no longer finds the partner, so the encoder must use what survives the
+    augmentation: shapes, layout and motion. Shared looks already make appearance useless for telling *classes*
+    apart; jitter also makes colour a weak cue for telling *videos* apart, which weakens the appearance shortcut
+    of notebook 03.
+
+    </details>
 
     ## Exercises
 
@@ -478,5 +519,7 @@ nb.md(
     - TCLR: I. Dave, R. Gupta, M. N. Rizve, M. Shah, *TCLR: Temporal Contrastive Learning for Video
       Representation*, CVIU 2022 (the augmentation set and its reference code).
     - torchvision `transforms.v2` and `tv_tensors.Video`; the kit's `stclr/augment.py` and `tests/test_augment.py`.
+    - The augmentation sets and the measurements behind the course's light set: [docs/method.md](../docs/method.md),
+      sections 2 and 8.
     """
 )

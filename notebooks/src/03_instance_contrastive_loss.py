@@ -47,8 +47,8 @@ print("torch", torch.__version__)
 nb.md("""
 ## Parameters
 
-The next cell is the notebook's only parameter cell (papermill replaces these values when the notebook runs
-as an experiment). Everything derived from them is computed in the cell after it.
+The next cell is the notebook's only parameter cell ([papermill](../docs/glossary.md#papermill) replaces these
+values when the notebook runs as an experiment). Everything derived from them is computed in the cell after it.
 """)
 
 nb.params("""
@@ -125,7 +125,8 @@ $$L_{IC}^{i} = -\log \frac{h(G_{i}, G'_{i})}{\sum_{j=1}^{N_{B}} \left[\mathbb{1}
 - the anchor is never compared with itself: the indicator $\mathbb{1}_{[j\neq i]}$ removes $h(G_i, G_i)$,
   which would be $e^{1/\tau}$ whatever the features;
 - the **denominator includes the positive** $h(G_i, G'_i)$ (the $j = i$ term of the second sum), so the
-  fraction is a probability: a softmax over the $2B - 1$ candidates (NT-Xent, as in SimCLR).
+  fraction is a probability: a softmax over the $2B - 1$ candidates ([NT-Xent](../docs/glossary.md#nt-xent-infonce),
+  as in SimCLR).
 
 Masks make this explicit:
 """)
@@ -201,9 +202,12 @@ $\log(2B-1)$:
 """)
 
 nb.code("""
+best = cos.masked_fill(itself, -2.0).argmax(dim=1)  # each anchor's most similar other clip
+missed = [names[a] for a in idx.tolist() if best[a] != partner[a]]
 print(f"log(2B - 1) = {math.log(2 * B - 1):.4f}  (features that tell nothing apart)")
-print(f"our toy batch: {loss_steps.item():.4f}  (the positives are the most similar clips: far below)")
-""", check_output=True)
+print(f"our toy batch: {loss_steps.item():.4f}  (far below: the positive is the most similar clip for "
+      f"{2 * B - len(missed)} of {2 * B} anchors; not for {', '.join(missed) or 'none'})")
+""")
 
 nb.md(r"""
 ## 5 · The package's loss agrees
@@ -313,7 +317,8 @@ $L_{IC}$ is low when every clip is closest to the other clip *of the same video*
 the encoder should achieve that — and the cheapest way is often appearance: the background, the actor's
 clothes, the colour of the sprite. Every clip of a video shares them, so an encoder that only looks at
 appearance wins instance discrimination while knowing nothing about the action. This is what happened in
-the kit's first trials on the synthetic dataset (`shared/DESIGN.md` §4): adding $L_{IC}$ to the local–local
+the kit's first trials on an earlier synthetic dataset ([docs/method.md, "The synthetic
+dataset"](../docs/method.md#7-the-synthetic-dataset)): adding $L_{IC}$ to the local–local
 loss gained nothing, because instance discrimination "latched onto each video's appearance".
 
 A toy makes it concrete. Each of `toy_videos` videos has an appearance vector of its own and one of
@@ -408,10 +413,54 @@ nb.md(r"""
 ## Check your understanding
 
 1. How many negatives does each anchor have in a batch of $B = 38$ videos? How many terms in its denominator?
+
+<details><summary>Answer</summary>
+
+$2B - 2 = 74$ negatives (the other 37 videos' clips, in both views) and $2B - 1 = 75$ terms in the denominator,
+the positive included: a 75-way classification per anchor.
+
+</details>
+
 2. Why must the anchor itself be excluded from the denominator? What would $h(G_i, G_i)$ be?
+
+<details><summary>Answer</summary>
+
+$\cos(G_i, G_i) = 1$ always, so $h(G_i, G_i) = e^{1/\tau}$ ($\approx 28$ at $\tau = 0.3$), the largest value
+any term can take, whatever the features. It would dominate every denominator and keep the loss from
+approaching 0, while carrying no information: it never changes, so it gives no gradient.
+
+</details>
+
 3. If all $2B$ features were identical, what would $L_{IC}$ be, whatever $\tau$?
+
+<details><summary>Answer</summary>
+
+$\log(2B - 1)$: all logits are equal, so the softmax is uniform over the $2B - 1$ candidates and the positive
+gets $1/(2B-1)$. Dividing equal logits by any $\tau$ leaves them equal, so $\tau$ does not matter.
+
+</details>
+
 4. Halving $\tau$ doubles every logit. Why does the loss not simply double?
+
+<details><summary>Answer</summary>
+
+Each anchor's loss is $\text{logsumexp}(\text{logits}) - \text{logit}_{pos}$, which is not linear in the logits:
+doubling them sharpens the softmax. An anchor whose positive is its most similar clip then pays *less* (towards
+0); one with a negative more similar than its positive pays more, about $(\cos_{neg} - \cos_{pos})/\tau$.
+The batch's loss can go either way, which is why the curve of section 6 is not monotonic.
+
+</details>
+
 5. Why can an encoder with a *lower* $L_{IC}$ be a *worse* video representation?
+
+<details><summary>Answer</summary>
+
+$L_{IC}$ only asks that clips of the same video be recognised as such, and appearance (background, colours,
+the actor) does that cheaply. An encoder that uses appearance alone gets a low $L_{IC}$ and knows nothing about
+the action: in section 7's toy the appearance encoder had the lowest loss and nearest-neighbour motion accuracy
+near chance, while the motion encoder, the one we want, had a higher loss.
+
+</details>
 
 ## Exercises
 
@@ -442,7 +491,7 @@ for b in (2, 4, 8, 16):
 ```
 More videos mean more negatives in every denominator: the $(2B-1)$-way problem gets harder and the loss
 grows roughly like $\log(2B-1)$ minus what the features separate. This is why contrastive methods like
-large batches (and why `stclr` all-gathers the negatives across GPUs under DDP).
+large batches (and why `stclr` all-gathers the negatives across GPUs under [DDP](../docs/glossary.md#ddp)).
 </details>
 
 **Exercise 3.** In the appearance toy, give the "appearance" encoder strong colour augmentation: add noise
@@ -462,7 +511,8 @@ channel drop (`stclr.augment`).
 
 ## References
 
-- STCLR paper (`paper/STCLR-paper.md`): Sec. 3 (Eq. 1), **Sec. 3.1 (Eq. 2, instance contrastive loss)**,
+- STCLR paper (H. Altabrawee, M. H. Mohd Noor, *STCLR: Sparse Temporal Contrastive Learning for Video
+  Representation*, Neurocomputing): Sec. 3 (Eq. 1), **Sec. 3.1 (Eq. 2, instance contrastive loss)**,
   Sec. 4.2.2 (temperature 0.3).
 - TCLR: I. Dave, R. Gupta, M. N. Rizve, M. Shah, *TCLR: Temporal contrastive learning for video
   representation*, CVIU 2022 (instance contrastive loss with $\tau = 0.1$; code github.com/DAVEISHAN/TCLR).
@@ -470,5 +520,7 @@ channel drop (`stclr.augment`).
   ICML 2020; F. Wang, H. Liu, *Understanding the behaviour of contrastive loss* (temperature and hard
   negatives), CVPR 2021.
 - Kit: `stclr/losses.py` (`instance_contrastive`), `tests/test_losses.py` (loop references),
-  `shared/DESIGN.md` §2 (our reading of Eq. 2) and §4 (the appearance shortcut on the synthetic dataset).
+  [docs/method.md](../docs/method.md): "Instance contrastive loss (Eq. 2)" (our reading of Eq. 2) and "The
+  synthetic dataset" (the appearance shortcut in the kit's first trials); terms:
+  [docs/glossary.md](../docs/glossary.md).
 """)

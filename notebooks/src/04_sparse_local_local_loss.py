@@ -61,7 +61,7 @@ seed: int = 0  # seed of the toy features and of the clip sampling
 temperature: float = 0.3  # tau of the similarity h(u, v): exp(cos / tau); STCLR uses 0.3, TCLR 0.1
 skips: str = "paper"  # skip-rate preset of the N sparse clips: paper | simplified | low | medium | high
 clip_len: int = 16  # frames per clip (L)
-video_frames: int = 300  # length of the example video in the clip timelines (UCF-101 videos: about 190)
+video_frames: int = 300  # length of the example video in the clip timelines (UCF-101 videos: about 180 on average)
 batch_videos: int = 2  # B: videos in the toy batch
 feature_dim: int = 8  # d: length of each toy feature vector (128 in the paper)
 clip_spread: float = 0.8  # how different the clips of one video are (0: identical features)
@@ -333,10 +333,12 @@ Three reasons, all visible above:
    their context. With sparse clips, the local–local negatives already are different moments — far apart, and
    at different speeds — so $L_{SLL}$ alone forces temporal distinctness, over a much longer span than TCLR's
    64-frame window.
-3. **It costs clips.** TCLR encodes 10 clips per video (4 local + 1 global, two views each) and needs the
-   time-keeping `r3d_18_tclr` variant; Simplified TCLR encodes 10 sparse clips and a plain R3D-18. Dropping
-   global–local dropped the fifth TCLR clip and the special backbone, and the paper's Simplified TCLR beats
-   TCLR (Sec. 4.2.2). Notebook 09 counts the FLOPs.
+3. **It costs a special backbone, not clips.** TCLR encodes 10 clips per video (4 local + 1 global, two views
+   each) and needs the time-keeping `r3d_18_tclr` variant; Simplified TCLR also encodes 10 (5 sparse clips, two
+   views each), with a plain R3D-18. Dropping global–local saves no encoder work per video (notebook 09 counts
+   the FLOPs: Table 7's 400X against 380X is the batch size, 40 videos against 38); it removes one loss and the
+   special backbone, and the paper's Simplified TCLR achieves "comparable or better performance" than TCLR with
+   the two remaining losses (Sec. 4.2.2, Tables 3–5).
 """)
 
 nb.code("""
@@ -368,11 +370,56 @@ nb.md(r"""
 ## Check your understanding
 
 1. How many negatives does each anchor of Eq. 3 have with $N = 5$? How many terms in its denominator?
+
+<details><summary>Answer</summary>
+
+$2N - 2 = 8$ negatives (the video's 4 other clips in each of the two views) and $2N - 1 = 9$ terms in the
+denominator, the positive included.
+
+</details>
+
 2. Why do clips of *other* videos never appear in Eq. 3? Which loss takes care of them?
+
+<details><summary>Answer</summary>
+
+Eq. 3 is about temporal distinctness *inside* one video: which moment, at which speed, a clip shows. Its
+candidates are therefore only that video's own clips. Telling videos apart is the job of the instance
+contrastive loss, Eq. 2, whose negatives are the other videos' clips.
+
+</details>
+
 3. $L_{IC}$ pulls clips of a video together; $L_{SLL}$ pushes them apart. Why is this not a contradiction?
    (Hint: compare the scales — how similar must two clips of a video be, and compared with what?)
+
+<details><summary>Answer</summary>
+
+The two losses compare against different candidates. $L_{IC}$ asks a video's clips to be closer to each other
+than to the clips of *other videos*; $L_{SLL}$ asks a clip to be closer to its own augmented copy than to the
+*same video's other clips*. Both hold when a feature has a large part shared by the whole video and a smaller
+part that differs from moment to moment, which is how section 2's toy features are built. (Both still act in one
+projection space, so they do pull against each other; notebook 06 shows it in the loss curves.)
+
+</details>
+
 4. What would the global–local loss need in order to work with sparse clips?
+
+<details><summary>Answer</summary>
+
+A global clip whose timestep $t$ shows the same frames as local clip $t$. STCLR's clips overlap, run at five
+different speeds and sit anywhere in the video, so no single clip has timesteps that line up with them; a clip
+stitched together from them would jump in time and speed between its frames (Sec. 1 of the paper).
+
+</details>
+
 5. Eq. 3 sums over $p$; TCLR's code averages. Does this change the minimiser? What does it change?
+
+<details><summary>Answer</summary>
+
+The sum is $N$ times the mean, and multiplying a loss by a positive constant does not move its minimiser. It
+multiplies $L_{SLL}$'s value and gradient by $N$, though: in the sum of Eq. 1 it weighs $N$ times more against
+$L_{IC}$ and the pretext than the averaged form would.
+
+</details>
 
 ## Exercises
 
@@ -424,11 +471,14 @@ planner counts these adjustments (`BatchPlan.counts()["local_skip_lowered"]`).
 
 ## References
 
-- STCLR paper (`paper/STCLR-paper.md`): **Sec. 3.2 (Eq. 3, sparse local–local loss; why no global–local)**,
-  Fig. 3, Sec. 4.2.2 (Simplified TCLR), Sec. 4.2.3 (sparsity levels, the skip presets).
+- STCLR paper (H. Altabrawee, M. H. Mohd Noor, *STCLR: Sparse Temporal Contrastive Learning for Video
+  Representation*, Neurocomputing): **Sec. 3.2 (Eq. 3, sparse local–local loss; why no global–local)**,
+  Fig. 3, Sec. 4.2.2 (Simplified TCLR), Sec. 4.2.3 (sparsity levels, the skip presets), Sec. 4.2.4 and
+  Table 7 (clips per video). Summary and the kit's reading: [docs/method.md](../docs/method.md), section 3.
 - TCLR: I. Dave, R. Gupta, M. N. Rizve, M. Shah, *TCLR: Temporal contrastive learning for video
   representation*, CVIU 2022 — local–local and global–local losses; code github.com/DAVEISHAN/TCLR.
 - Kit: `stclr/losses.py` (`sparse_local_local`, `tclr_global_local`), `stclr/sampling.py`
   (`sparse_local_clips`, `tclr_clips`), `stclr/methods.py` (how `tclr` scales its losses),
-  `tests/test_losses.py` (loop references).
+  `tests/test_losses.py` (loop references); terms ([temperature](../docs/glossary.md#temperature),
+  [positive and negative](../docs/glossary.md#positive-and-negative)): [docs/glossary.md](../docs/glossary.md).
 """)

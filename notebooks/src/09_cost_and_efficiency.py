@@ -21,7 +21,7 @@ $N + (1 - C_1)N + K N C_1$.
 - how planning each batch centrally removes that cost, checked with the loader's counters.
 
 > **Compute** · CPU with the defaults: about 30 s (about 40 s more the first time, to generate the synthetic
-> dataset) · GPU: not needed · disk: the synthetic dataset (about 10 MB) and a small `metrics.json`.
+> dataset) · GPU: not needed · disk: the synthetic dataset (a few MB) and a small `metrics.json`.
 > Setting `count_r3d18 = True` adds a few seconds (the count runs on PyTorch's `meta` device: no real compute).
 """)
 
@@ -130,7 +130,7 @@ nb.md(r"""
 The "Input" column is the number of clips the network encodes per batch: $B_s \times$ clips per video —
 TCLR 40 × 10 (4 local + 1 global, two views each), Simplified TCLR 38 × 10 (5 sparse clips, two views),
 STCLR 38 × 13 (plus the 3-clip SSL tuple). Each costs $X$ = 258.84 GFLOPs (forward, backward and the
-optimiser step of R3D-18 on a 16 × 112 × 112 clip). Put the two parts of a batch's cost on one axis:
+[optimiser step](../docs/glossary.md#optimiser-step-and-epoch) of R3D-18 on a 16 × 112 × 112 clip). Put the two parts of a batch's cost on one axis:
 """)
 
 nb.code("""
@@ -194,7 +194,7 @@ print(f"{arch} at {clip_len}x{size}x{size}: {x_tiny:.3f} GFLOPs per clip (forwar
 """, check_output=True)
 
 nb.code("""
-R3D18_DOCUMENTED = 241.35  # stclr.cost docstring / DESIGN.md: r3d_18 forward + backward at 16x112x112
+R3D18_DOCUMENTED = 241.35  # stclr.cost docstring / docs/method.md: r3d_18 forward + backward at 16x112x112
 if count_r3d18:
     x_r3d18 = cost.clip_flops(build_backbone("r3d_18"), (3, 16, 112, 112)) / 1e9
     print(f"r3d_18 at 16x112x112, counted now: {x_r3d18:.2f} GFLOPs")
@@ -207,18 +207,20 @@ print(f"paper's X / counted = {X / x_r3d18:.3f};  R3D-18 clip / course clip = {x
 nb.md(r"""
 **What to notice:** the counter gives 241.35 GFLOPs for R3D-18, 7% below the paper's $X$ = 258.84; the paper's
 $X$ includes the optimiser step and was "estimated using PyTorch profiler tools", which also count
-element-wise operations. The course's tiny R3D on 8 × 32 × 32 clips is about 2,400 times cheaper per clip than the
-paper's setting — that is what lets the course run on a laptop.
+element-wise operations. The course's tiny R3D on 8 × 32 × 32 clips is cheaper per clip than the paper's setting
+by the ratio printed on the last line above — that is what lets the course run on a laptop.
 
 ## 3 · Epoch time follows the videos read (Table 6)
 
-Table 6 reports one epoch on UCF-101 split 1 (9538 videos) on an NVIDIA A40. The paper explains the growth
+Table 6 reports one epoch on UCF-101 split 1 on an NVIDIA A40 (9538 videos by the paper's count; the official
+split-1 train list has 9537, [docs/method.md](../docs/method.md#5-settings-of-the-experiments)). The paper explains the growth
 with $C_1$ by reading: each video is read for its local clips, and an SSL tuple reads either the same video
 again (probability $1 - C_1$) or $K = 3$ other videos (probability $C_1$):
 
 $$\text{videos read per epoch} = N + (1 - C_1)\,N + K\,N\,C_1 .$$
 
-Divide Table 6's epoch times by Simplified TCLR's and compare with the reads per video:
+That is $2N$ at $C_1 = 0$, $3.2N$ at $C_1 = 0.6$ and $4N$ at $C_1 = 1$. Divide Table 6's epoch times by
+Simplified TCLR's and compare with the reads per video:
 """)
 
 nb.code("""
@@ -240,7 +242,8 @@ paper's training was bound by reading and decoding videos, and every extra read 
 
 ## 4 · Reading every video once: the batch plan
 
-The kit plans each batch centrally (`stclr.plan`, DESIGN §2): the SSL tuples' cross-video clips are drawn from
+The kit plans each batch centrally (`stclr.plan`; [docs/method.md, "Cost and
+efficiency"](../docs/method.md#6-cost-and-efficiency)): the SSL tuples' cross-video clips are drawn from
 the *other videos of the same batch*, and every video of the batch is opened and decoded once, over the sorted
 union of all the frames any clip needs from it. So an epoch reads $N$ videos whatever $C_1$ is. Let us measure
 it: one epoch of the real pretraining loader (`PretrainDataset` + `make_pretrain_loader`, method `stclr`) over
@@ -305,9 +308,10 @@ nb.md(r"""
 **What to notice:** Table 6's time ratios (the three points at $C_1$ = 0, 0.6, 1) sit on the paper's read-count
 line, and our loader's measured count sits on the flat line at 1. With reading as the bottleneck, the paper's formula
 predicts an STCLR epoch 3.2 times Simplified TCLR's at $C_1 = 0.6$; with one read per video, the remaining
-cost of STCLR is its 13 vs 10 clips per video to decode, augment and encode. The kit's benchmark
-(`docs/benchmarks.md`, `bench/loader.py`) measures the whole loader: STCLR's epoch within 0.9–1.5 times
-Simplified TCLR's at every $C_1$, against the paper's 2.0–3.9.
+cost of STCLR is its 13 vs 10 clips per video to decode, augment and encode, a ratio of 1.3. The kit's
+benchmark of the whole loader (`docs/benchmarks.md`, "Pretraining loader", `bench/loader.py`) finds STCLR's
+epoch near that ratio at every $C_1$, against the paper's 2.0–3.9 (Table 6, divided by Simplified TCLR's
+epoch).
 
 One caveat: cross-video tuples now come from the same batch, so a video's SSL partners are its batch mates,
 a different (still random, reshuffled every epoch) sampling from the paper's any-video draw.
@@ -337,7 +341,8 @@ nb.md(r"""
   truncation). The losses cost ~2.5 MFLOPs per batch; the clips cost ~$10^5$ GFLOPs: compute is the number of
   clips encoded, $B_s \times$ clips per video $\times X$.
 - $X$ is measurable for any backbone with `torch.utils.flop_counter` (`stclr.cost.clip_flops`): 241 GFLOPs
-  for R3D-18's forward and backward at 16 × 112 × 112; the course's tiny R3D is ~90 times cheaper.
+  for R3D-18's forward and backward at 16 × 112 × 112; the course's tiny R3D on 8 × 32 × 32 clips is cheaper by
+  the ratio section 2 prints.
 - Table 6's epoch times follow the number of videos read, $N + (1-C_1)N + KNC_1$, not the FLOPs.
 - Planning each batch centrally reads every video once per epoch at any $C_1$ — measured here with the loader's
   counters.
@@ -345,12 +350,56 @@ nb.md(r"""
 ## Check your understanding
 
 1. Which term of the IC FLOP formula comes from the similarity matrix, and why is it quadratic in $B_s$?
+
+<details><summary>Answer</summary>
+
+$8B_s^2 d$: the $2B_s \times 2B_s$ similarity matrix has $4B_s^2$ entries, each a $d$-dimensional dot product
+($d$ multiplications and $d$ additions, $2d$ FLOPs). It is quadratic because every clip of the batch is
+compared with every other: twice the videos, four times the comparisons.
+
+</details>
+
 2. Why does Simplified TCLR cost the same FLOPs *per video* as TCLR, though it has no global–local loss?
+
+<details><summary>Answer</summary>
+
+Compute is the number of clips encoded times $X$, and both encode 10 clips per video: TCLR 4 local + 1 global,
+Simplified TCLR 5 sparse clips, each in two views. The global–local loss itself costs $4248$ FLOPs per video,
+nothing next to one clip's $X$ of about $2.6 \cdot 10^{11}$.
+
+</details>
+
 3. At $C_1 = 1$, how many videos does the paper's loader read per epoch? Ours?
+
+<details><summary>Answer</summary>
+
+$N + (1 - 1)N + 3N = 4N$ for the paper's loader; $N$ for the batch plan, which reads every video once
+whatever $C_1$ is.
+
+</details>
+
 4. Table 6's STCLR epoch takes 3.1 times Simplified TCLR's at $C_1 = 0.6$, but it encodes only 1.3 times as
    many clips. What does that tell you about where the time went?
+
+<details><summary>Answer</summary>
+
+Not into the network: the time follows the number of videos read ($3.2N$ at $C_1 = 0.6$), not the clips
+encoded. The paper's training was bound by reading and decoding video, so every extra read of a video cost a
+full decode.
+
+</details>
+
 5. What could go wrong if the SSL tuples of a batch could only use videos from that batch, and the batch were
    tiny (say 2 videos)? (Hint: `stclr.sampling.draw_ssl_tuple`'s notes.)
+
+<details><summary>Answer</summary>
+
+A cross-video tuple needs three different videos. With two per batch it is impossible: `draw_ssl_tuple`
+falls back to a same-video tuple and records `"cross_video_impossible"`, so the effective $C_1$ drops to 0 and
+the pretext becomes the easy, single-video one. With small batches of three or more, a video's partners are
+always among the same few batch mates of that step.
+
+</details>
 
 ## Exercises
 
@@ -380,7 +429,7 @@ then set `loader_batch = 2` and rerun the loader cells. What happens to the cros
 
 `frames_planned` (the sizes of the unions of frame indices) barely moves with $C_1$: a cross-video tuple takes
 its clips from batch mates that are decoded anyway, so it only widens their unions a little. (`frames_decoded`
-is larger than `frames_planned`: seeking starts at a keyframe, and the frames before the first wanted one are
+is larger than `frames_planned`: seeking starts at a [keyframe](../docs/glossary.md#keyframe-i-frame), and the frames before the first wanted one are
 decoded too.) With 2 videos per batch a tuple cannot take clips from 3 different videos:
 `draw_ssl_tuple` falls back to a same-video tuple and notes `"cross_video_impossible"` (see
 `measured[0.6]["plan"]`), so the effective $C_1$ drops to 0. The batch plan needs batches of at least 3 videos
@@ -388,27 +437,30 @@ to honour $C_1$ — the paper's 38 is plenty.
 </details>
 
 **Exercise 3.** Count $X$ for `r3d_tiny` at the paper's clip size (16 × 112 × 112) and for `r3d_18` at the
-course's (8 × 64 × 64). Which factor — network width or clip size — buys more of the course's speed-up?
+course's (8 × 32 × 32). Which factor — network width or clip size — buys more of the course's speed-up?
 
 <details><summary>Solution</summary>
 
 ```python
 print(cost.clip_flops(build_backbone("r3d_tiny"), (3, 16, 112, 112)) / 1e9)
-print(cost.clip_flops(build_backbone("r3d_18"), (3, 8, 64, 64)) / 1e9)
+print(cost.clip_flops(build_backbone("r3d_18"), (3, 8, 32, 32)) / 1e9)
 ```
-Convolution FLOPs scale with the number of input positions ($T \cdot H \cdot W$: 16·112·112 / 8·64·64 ≈ 6.1)
+Convolution FLOPs scale with the number of input positions ($T \cdot H \cdot W$: 16·112·112 / 8·32·32 = 24.5)
 and with the square of the width; the tiny net's 8/16/32/64 channels are an eighth of 64/128/256/512 (64 times
 fewer FLOPs per layer) and it has one residual block per stage instead of two: about 99 times fewer FLOPs at the
-same clip size (241.3 vs 2.44 GFLOPs). Width and depth buy more; together about 600×.
+same clip size (241.3 vs 2.44 GFLOPs at 16 × 112 × 112; 9.85 vs 0.10 at 8 × 32 × 32). Width and depth buy more
+than the clip size's 24.5×; together they give the ratio section 2 prints (about 2,400×).
 </details>
 
 ## References
 
-- STCLR paper (`paper/STCLR-paper.md`): **Sec. 4.2.4 (computational cost and efficiency; Table 6, Table 7)**,
+- STCLR paper (H. Altabrawee, M. H. Mohd Noor, *STCLR: Sparse Temporal Contrastive Learning for Video
+  Representation*, Neurocomputing): **Sec. 4.2.4 (computational cost and efficiency; Table 6, Table 7)**,
   Sec. 3.3 (the SSL tuple, $C_1$, $K$), Sec. 4.2.2 (batch size 38).
 - TCLR: I. Dave, R. Gupta, M. N. Rizve, M. Shah, *TCLR: Temporal contrastive learning for video
   representation*, CVIU 2022 (batch 40, 4 local + 1 global clip).
 - Kit: `stclr/cost.py`, `stclr/plan.py` (the batch planner), `stclr/data/loader.py` (counters),
-  `docs/benchmarks.md` (measured loader epochs), `shared/DESIGN.md` §2 ("Batch plan") and §5.
+  `docs/benchmarks.md` (measured loader epochs), [docs/method.md](../docs/method.md) sections 6 (the cost
+  model and the batch plan) and 8 (facts about the decoders); terms: [docs/glossary.md](../docs/glossary.md).
 - PyTorch: `torch.utils.flop_counter.FlopCounterMode`.
 """)

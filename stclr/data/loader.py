@@ -1,6 +1,6 @@
 """Pretraining and evaluation datasets: one batch = one unit of work that decodes each video once.
 
-Pretraining (``shared/DESIGN.md`` §2 "Batch plan"; ``docs/architecture.md`` "Pretraining batch")::
+Pretraining (``docs/method.md`` §6, the batch plan; ``docs/architecture.md`` "Pretraining batch")::
 
     ds = PretrainDataset(split, method="stclr", plan=cfg, size=112)
     loader, sampler = make_pretrain_loader(ds, batch_size=38, num_workers=4, seed=0)

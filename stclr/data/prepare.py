@@ -1,6 +1,6 @@
 """Transcode a dataset tree to H.264 MP4 for fast exact seeking, and check that every video decodes.
 
-Why transcode (DESIGN.md §5): UCF-101 and HMDB-51 ship as MPEG-4 Part 2 AVI with B-frames, on which
+Why transcode (``docs/method.md`` §8): UCF-101 and HMDB-51 ship as MPEG-4 Part 2 AVI with B-frames, on which
 decord's random access silently returns wrong frames, so the kit must decode those sequentially from the
 start. After ``prepare_dataset`` every video is H.264 in MP4 with a short GOP and no B-frames, short side
 128 by default: random access is exact and cheap (at most ``gop - 1`` extra frames decoded per seek), and

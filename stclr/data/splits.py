@@ -2,7 +2,7 @@
 
 Every parser returns a :class:`Split`: a list of :class:`VideoItem` (path relative to the video root, 0-based
 label, optional frame range) plus the class names. The split files have quirks that have bitten published
-code (``shared/realdata/SOURCES.md``), so each one is handled on purpose:
+code (``docs/method.md`` §5), so each one is handled on purpose:
 
 - UCF-101 lists use CRLF line endings and end with a newline (splitting on ``"\\n"`` gives the paper's
   off-by-one 9538); the folder ``HandstandPushups`` holds files named ``v_HandStandPushups_*``: the class

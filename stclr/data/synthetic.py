@@ -1,6 +1,6 @@
 """The synthetic motion dataset: the kit's embedded default, generated in seconds, deterministic by seed.
 
-Why it looks the way it does (DESIGN.md §4). A model should only be able to tell the classes apart by
+Why it looks the way it does (``docs/method.md`` §7). A model should only be able to tell the classes apart by
 *motion*: so every class is a sequence of motion phases (``SlideThenHop`` = slide sideways, then hop;
 ``HopThenSlide`` = the same two phases in the other order; ``Spin``, ``Pulse``, ``Orbit``, ``ZigZag``,
 ``Jitter``, ``Diagonal``), played at a per-video speed with a random start phase and a random switch point,
