@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.stclr-installed
 # JupyterLab defaults for the course (widget state saved with notebooks, arrow keys reach focused widgets)
 LABSET := $(VENV)/share/jupyter/lab/settings/overrides.d/stclr.json
 
-.PHONY: setup course test bench clean-runs
+.PHONY: setup course test bench record clean-runs
 
 setup: $(STAMP) $(LABSET)
 
@@ -26,6 +26,12 @@ course: setup
 
 test: setup
 	$(BIN)/python -m pytest --nbval-lax tests notebooks
+
+# execute every course notebook (seed 0, defaults) and store its outputs -- results and figures -- in the
+# committed notebook (notebooks/src/build.py --record); about as long as `make course`
+record: setup
+	rm -rf runs/notebooks
+	$(BIN)/python notebooks/src/build.py --record
 
 bench: setup
 	$(BIN)/python bench/run_all.py

@@ -1,7 +1,7 @@
 """Structure of the course notebooks (nbval executes them separately: ``pytest --nbval-lax notebooks``).
 
 Each notebook is built from ``notebooks/src/NN_name.py``; the committed ``.ipynb`` must match its source,
-carry a kernelspec, store no outputs, and have exactly one ``parameters`` cell declaring the parameters
+carry a kernelspec and the outputs of their recorded run (``make record``), and have exactly one ``parameters`` cell declaring the parameters
 every runner relies on (``stclr batch``, ``stclr course``, papermill).
 """
 
@@ -43,13 +43,17 @@ def test_notebook_shape(path):
     assert nb["metadata"]["kernelspec"]["name"] == "python3"
     tagged = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
     assert len(tagged) == 1, "exactly one parameters cell"
+    # stored executed (issue 22): results and figures of the recorded default run, nothing a reader cannot see
+    # without a live kernel (widget views), no errors, no stderr; small enough to open anywhere
+    assert path.stat().st_size <= 1_000_000, f"{path.name} is {path.stat().st_size / 1e6:.2f} MB (limit 1 MB)"
     for c in nb["cells"]:
-        if c["cell_type"] == "code" and c.get("outputs"):
-            # only the expected outputs of checked cells are stored (nbval compares against them)
-            assert "".join(c["source"]).startswith("# NBVAL_CHECK_OUTPUT"), "store without outputs"
+        for o in c.get("outputs", []):
+            assert o["output_type"] != "error", f"{path.name}: a recorded cell failed: {o.get('ename')}"
+            assert not (o["output_type"] == "stream" and o["name"] == "stderr"), f"{path.name}: stderr stored"
+            assert "application/vnd.jupyter.widget-view+json" not in o.get("data", {}), f"{path.name}: widget view stored"
     checked = [c for c in nb["cells"] if "".join(c["source"]).startswith("# NBVAL_CHECK_OUTPUT")]
     assert checked, "a few deterministic cells should be checked by nbval"
-    assert all(c.get("outputs") for c in checked), "checked cells need recorded outputs: build.py --record"
+    assert all(c.get("outputs") for c in checked), "checked cells need recorded outputs: make record"
     params, _ = notebook_parameters(path)
     missing = [name for name in REQUIRED if name not in params]
     assert not missing, f"parameters cell lacks {missing}"

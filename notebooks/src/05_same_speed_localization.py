@@ -24,7 +24,7 @@ synthetic dataset to watch the loss fall and the accuracy rise above chance.
 > minute in all on 2 laptop cores (about 25 s more the first time, to generate the synthetic dataset);
 > `quick = True` trains 6 epochs instead of 10 · GPU: seconds; the paper's
 > SSL-only pretraining (Sec. 4.2.1: R3D-18, 16 × 128 × 128, 499 epochs) needs one · disk: the synthetic dataset
-> (about 10 MB), a 2 MB checkpoint and a small `metrics.json` in `out_dir`.
+> (a few MB), a 2 MB checkpoint and a small `metrics.json` in `out_dir`.
 """)
 
 nb.code("""
@@ -258,8 +258,9 @@ A few choices make this run short enough for a laptop (each is a parameter), and
   frames, $x_{t+1} - x_t$ (Tao et al., 2020; `stclr.methods.frame_differences`). What stands still cancels;
   what moves remains, and the faster the clip, the further the sprite moves between two frames and the larger
   the difference. A fresh network fed raw frames (`"frames"`) sees mostly appearance — background, colours —
-  and the three clips of a tuple differ only slightly in motion. In this notebook's 160 steps the loss then
-  stays at $\log 4$ and the accuracy at chance on every seed we tried (exercise 1). Subtracting the clip's
+  and the three clips of a tuple differ only slightly in motion. Measured on frozen features
+  (`bench/ssl_head_probe.py`, `docs/benchmarks.md` "ssl_head_probe"), a fresh network's raw-frame features
+  carry no speed a head can find; with raw frames this notebook's short run stays near $\log 4$ (exercise 1). Subtracting the clip's
   *mean* frame (`"mean_removed"`) is not enough either: it removes the background but keeps the sprite's
   whole path, so it also stayed at chance (this course used it by mistake before; exercise 1). It is notebook
   03's appearance shortcut seen from the other side. The paper feeds raw frames and trains for 499 epochs.
@@ -421,12 +422,60 @@ nb.md(r"""
 ## Check your understanding
 
 1. Which label do the speeds (8, 2, 8) get? And (2, 2, 2)?
+
+<details><summary>Answer</summary>
+
+(8, 2, 8): clips 1 and 3 share a speed, so the label is "13", encoded as 1. (2, 2, 2) has no label: the pretext
+has exactly $S = 2$ clips at the same speed or none, so `label_of_speeds` returns `None` and the sampler never
+draws such a tuple.
+
+</details>
+
 2. With $C_2 = 0.9$, what accuracy does a network reach by always answering "12"? What is chance then?
+
+<details><summary>Answer</summary>
+
+$P(12) = P(13) = P(23) = C_2/3 = 0.3$ and $P(\text{None}) = 0.1$, so always answering "12" (or "13", or
+"23") is right 30 % of the time. A uniform random guess still scores 25 %, but the baseline a network must beat
+is the best constant answer, 30 %.
+
+</details>
+
 3. Why is a cross-video tuple harder than a same-video one?
+
+<details><summary>Answer</summary>
+
+In one video the three clips show the same motion, and only how far things move per frame differs. Across
+videos the clips show different motions with different natural paces (here also per-video speeds), so "same
+skip rate" must be judged relative to what each motion normally looks like, not by comparing displacements
+directly. That is why the paper calls $C_1$ the difficulty of the pretext (Sec. 3.3).
+
+</details>
+
 4. Why must the sampler never draw a speed that does not fit a video? What would a clip at a lowered skip do
    to the label?
+
+<details><summary>Answer</summary>
+
+The label states which clips share a speed. A clip that does not fit would have to change: `fit` lowers its
+skip, so its real speed is no longer the one the label assumed (a "same speed" pair could differ, or a "none"
+tuple gain a pair), and `loop` or `mirror` keep the speed but add a cut or a reversal. Either way the network
+would be trained on false labels.
+
+</details>
+
 5. Why would a fresh network's features not tell a skip-1 clip from a skip-2 clip of the same video? What do
    adjacent-frame differences show that the clip minus its mean frame does not?
+
+<details><summary>Answer</summary>
+
+A fresh network's features are dominated by appearance, which is identical in the two clips; the difference in
+speed is a small change in how far the sprite moves between frames. Adjacent-frame differences cancel everything
+that stands still and keep only the displacement between two frames, whose size grows with the speed.
+Subtracting the mean frame removes the background but keeps the sprite in every frame, so the clip still shows
+its whole path, which looks much the same at any speed.
+
+</details>
 
 ## Exercises
 
@@ -435,15 +484,14 @@ loss curve? Explain it with notebook 03's lesson.
 
 <details><summary>Solution</summary>
 
-Both stay at about $\log 4$ and at chance accuracy for the whole short run (when this was written, raw frames
-and mean-removed frames gave 19–27 % held-out accuracy after 160–190 steps, at learning rates 1e-3 to 1e-2).
-Raw clips of one video share their appearance, so a fresh backbone maps them to almost the same feature; the
+Both stay near $\log 4$ and near chance accuracy for the whole short run. Raw clips of one video share their appearance, so a fresh backbone maps them to almost the same feature; the
 differences due to speed are tiny next to the differences between videos, and the head's gradient does not
 find them in a few hundred steps. Removing the mean frame takes the background away but leaves the sprite's
 whole trajectory in every frame, which looks much the same at every speed. Adjacent-frame differences keep only
 the displacement between two frames, whose size *is* the speed. The information is in the pixels all along: a
 hand-made rule (the mean absolute frame difference of each clip; the two closest clips share a speed, or none
-when no two are close) labels 90 % of these tuples right. The paper trains on raw frames, for 499 epochs.
+when no two are close) labels most of these tuples right (try it: it is a few lines). The paper trains on raw frames, for 499 epochs;
+the course's STCLR run (notebook 06) feeds its tuples frame differences too, for the same reason.
 </details>
 
 **Exercise 2.** Set `train_c1 = 0.6` (the paper's value) and `epochs = 20`. Compare the held-out accuracy
@@ -451,9 +499,8 @@ with the run at $C_1 = 0$.
 
 <details><summary>Solution</summary>
 
-Learning is slower and the accuracy lower. When this was written (seed 0, 16 steps per epoch) the held-out
-accuracy was 48 % after 6 epochs, 54 % after 10 and 70 % after 20, against 74 % after 6 and 88 % after 10 at
-$C_1 = 0$. Across videos, "same speed" must be judged between different motions (a spin and a slide at the same
+Learning is slower and the accuracy lower at the same number of epochs (compare the printed held-out
+accuracies of the two runs). Across videos, "same speed" must be judged between different motions (a spin and a slide at the same
 skip rate do not move alike), and between sprites whose own speeds differ by up to 1.8×, so the task is
 genuinely harder. That is the paper's point in Sec. 3.3: $C_1$ sets the difficulty of the pretext, and a harder pretext
 can teach more general features when there is time to learn it.
@@ -464,13 +511,14 @@ many epochs does the run now need to leave chance behind?
 
 <details><summary>Solution</summary>
 
-Noticeably more. When this was written (seed 0), the held-out accuracy after 10 epochs was 76 % with the SSL
-augmentation alone and 66 % with dropout 0.5 as well (88 % with neither); with both, it stayed at chance for the
-first 5 epochs. Independent crops, flips and colour
+Noticeably more: each regulariser lowers the held-out accuracy reached in the same number of steps, and
+together they keep the run near chance for its first epochs. Independent crops, flips and colour
 changes of the three clips add differences that have nothing to do with speed, and dropout hides half of the
 head's evidence at each step; both make the learned features more robust in a long run, and both slow down the
 first few hundred steps. The package applies `"ssl"` augmentation to SSL clips by default
-(`PretrainDataset(ssl_augment=None)` with a named `augment`), as the paper does.
+(`PretrainDataset(ssl_augment=None)` with a named `augment`), as the paper does; the course's STCLR preset uses
+the light set instead, because a crop of 30 % of the frame changes a clip's apparent speed by up to 1.8×
+(`docs/benchmarks.md`, "ssl_head_probe").
 </details>
 
 **Exercise 4.** Compute the theoretical label distribution for $C_2 = 0.5$ and check it with 4000 sampled
@@ -489,7 +537,8 @@ print(np.bincount([t.label for t in ts], minlength=4) / len(ts))
 
 ## References
 
-- STCLR paper (`paper/STCLR-paper.md`): **Sec. 3.3 (the same speed localization pretext, Fig. 4)**,
+- STCLR paper (H. Altabrawee, M. H. Mohd Noor, *STCLR: Sparse Temporal Contrastive Learning for Video
+  Representation*, Neurocomputing): **Sec. 3.3 (the same speed localization pretext, Fig. 4)**,
   **Sec. 4.2.1 (SSL-only pretraining: K = 3, S = 2, C1 = 0.6, C2 = 0.75, max skip 16, dropout 0.5; Table 2)**,
   Eq. 1.
 - TCLR: I. Dave, R. Gupta, M. N. Rizve, M. Shah, *TCLR: Temporal contrastive learning for video
@@ -499,5 +548,9 @@ print(np.bincount([t.label for t in ts], minlength=4) / len(ts))
 - Residual frames: L. Tao, X. Wang, T. Yamasaki, *Rethinking motion representation: residual frames with 3D
   ConvNets*, IEEE TIP 2021 (arXiv 2020).
 - Kit: `stclr/sampling.py` (`ssl_tuple`, `draw_ssl_tuple`, `label_of_speeds`), `stclr/models.py` (`SSLHead`),
-  `stclr/losses.py` (`same_speed_localization`), `stclr/plan.py` (tuples drawn within a batch).
+  `stclr/losses.py` (`same_speed_localization`), `stclr/plan.py` (tuples drawn within a batch); the pretext and
+  the kit's reading of it (speeds that fit, the measured plateau at $\log 4$): [docs/method.md](../docs/method.md),
+  sections 3 and 8.
+- Terms: [pretext task](../docs/glossary.md#pretext-task), [skip rate](../docs/glossary.md#skip-rate-speed),
+  [chance level](../docs/glossary.md#chance-level), [OneCycle schedule](../docs/glossary.md#onecycle-schedule).
 """)

@@ -29,7 +29,7 @@ nb.md(
 
     | compute | with the defaults | full scale (section 6) |
     |---|---|---|
-    | time | about 2 min on 2 laptop cores (240 optimiser steps and two retrievals over 512 videos: 2.1 min for seed 0 in `make course` on 2 quiet cores, 100 s of it training; 2.6–3.0 min for seeds 0–4 with two runs side by side; `docs/benchmarks.md`); ~30 s with `quick=True` | ≈ 34 min per epoch on one A40 (paper, Table 6); 400 epochs ≈ 9 days |
+    | time | about 2 min on 2 laptop cores (240 optimiser steps and two retrievals over 512 videos: 1.95 min for seed 0 in `make course` on 2 cores, 105 s of it training; `docs/benchmarks.md`, "make course end to end"); ~30 s with `quick=True` | ≈ 34 min per epoch on one A40 (paper, Table 6); 400 epochs ≈ 9 days |
     | disk | about 1 MB per checkpoint (tiny R3D) | ≈ 400 MB per checkpoint (R3D-18 + Adam state) |
     """
 )
@@ -44,6 +44,7 @@ nb.code(
     import torch
 
     from stclr.config import preset, to_dict, config_hash
+    from stclr.benchdata import lesson_summary, load_rows
     from stclr.cost import clip_flops
     from stclr.data.splits import load_split
     from stclr.data.synthetic import ensure_synthetic_dataset
@@ -167,8 +168,8 @@ nb.code(
 
 nb.code(
     """
-    keys = ["method", "arch", "clip_len", "size", "skips", "augment", "ssl_augment", "ssl_input", "batch_size",
-            "optimizer", "lr", "weight_decay", "scheduler", "temperature", "c1", "c2", "ssl_speeds", "epochs"]
+    keys = ["method", "arch", "clip_len", "size", "skips", "augment", "ssl_augment", "ssl_input", "ssl_head_norm",
+            "batch_size", "optimizer", "lr", "weight_decay", "scheduler", "temperature", "c1", "c2", "ssl_speeds", "epochs"]
     print(f"{'field':17s} {'this run':>20s} {'the paper':>20s}")
     for k in keys:
         print(f"{k:17s} {str(getattr(cfg, k)):>20s} {str(getattr(paper, k)):>20s}")
@@ -189,18 +190,21 @@ nb.md(
 nb.code(
     """
     CLIPS_PER_VIDEO = {"stclr": 13, "simplified_tclr": 10, "tclr": 10, "ic": 10, "ssl": 3}
+    per_step = {}
     for name, c in (("this run", cfg), ("the paper", paper)):
         clips = c.batch_size * CLIPS_PER_VIDEO[c.method]
         gflops = clip_flops(build_backbone(c.arch), (3, c.clip_len, c.size, c.size)) / 1e9
+        per_step[name] = clips * gflops
         print(f"{name:9s}: {c.arch:8s} {c.clip_len}x{c.size}x{c.size}, {clips:3d} clips per step x "
               f"{gflops:8.3f} GFLOPs = {clips * gflops:9.1f} GFLOPs per step")
+    print(f"a paper step is {per_step['the paper'] / per_step['this run']:,.0f} times the work of this run's")
     """,
     check_output=True,
 )
 
 nb.md(
     """
-    *What to notice:* a paper step is almost a thousand times more work than ours. The tiny R3D
+    *What to notice:* a paper step is thousands of times more work than ours (the ratio printed above). The tiny R3D
     (one residual block per stage instead of two, widths 8/16/32/64 instead of 64/128/256/512) on 8×32×32 clips is what lets a CPU take a step in a
     second or two; everything else (sampling, views, losses, the batch plan, checkpoints) is the same code.
 
@@ -274,6 +278,10 @@ nb.code(
     left = vr.first_below(step_rows, "loss_sll", 0.9 * uniform["sll"], window=5)
     print("L_SLL (mean of 5 steps) first below 0.9 x its uniform guess at "
           + (f"step {left}" if left else "no step: it stayed on its plateau (see the note below the figure)"))
+    ssl_last20 = vr.tail_mean(step_rows, "loss_ssl", 20)
+    if ssl_last20 is not None:
+        print(f"L_SSL, mean of the last 20 steps: {ssl_last20:.3f} (log 4 = {uniform['ssl']:.3f}; the pretext has "
+              f"learned something when it is below 0.9 x log 4 = {0.9 * uniform['ssl']:.3f})")
     fig
     """
 )
@@ -281,17 +289,23 @@ nb.code(
 nb.md(
     """
     *What to notice:* the dashed line in each panel is the uniform guess. The instance-contrastive loss drops
-    below it within a few steps: telling 16 videos apart is easy when each has its own look (the *appearance
-    shortcut* of notebook 03). The sparse local–local loss starts on its reference and stays on that plateau for
+    below it within a few steps: telling the 16 videos of a batch apart is easy from appearance alone — the
+    8 looks are shared by all classes, but within a look the videos still differ in sprite size, position,
+    orientation and distractor, all visible in a single frame (the *appearance shortcut* of notebook 03). The sparse local–local loss starts on its reference and stays on that plateau for
     a while: its negatives come from the same video, with the same look, so only *when* and *how fast* things
     move separate them. Then it falls (the line printed above says at which step, for this run). Once it does,
     the instance loss climbs back towards or above its own reference: its positive pair is two *different*
     clips of one video, which the local–local loss pushes apart in the same projection space — a real tension
-    in the method (notebooks 03–04). The pretext loss must drop below $\\log 4 \\approx 1.39$ to mean anything; in
-    runs this short it stays there (notebook 05 shows what it takes to learn it). Fed notebook 05's easier pretext
-    here (frame differences, tuples from one video, speeds 1/3/9), it left $\\log 4$ on three of seeds 0–4, and
-    those seeds' retrieval got *worse* (STCLR R@1 41.4 ± 5.7 over the five seeds against 47.0 ± 4.0;
-    `docs/benchmarks.md`, "ssl_pretext_diff"): in 240 steps the pretext competes with the contrastive losses.
+    in the method (notebooks 03–04). The pretext loss must drop below $\\log 4 \\approx 1.39$ to mean anything. It
+    starts *above* it — the fresh head guesses with confidence, and wrongly — and comes down once the backbone's
+    features begin to carry speed (the second printed line gives its mean over the last 20 steps). Until issue 21
+    of this kit it never did inside STCLR: four things stood in its way, each measured on its own
+    (`docs/benchmarks.md`, "ssl_causes"): the head read pooled features whose shared positive mean hides the small
+    speed differences (the course's head standardises them first, `ssl_head_norm`); a fresh network's raw-frame
+    features carry no speed at all, so the tuple clips enter as frame differences (`ssl_input="diff"`, notebook 05)
+    without disturbing the BatchNorm statistics raw frames are evaluated with; Sec. 4.2.1's independent crops
+    change each clip's apparent speed by its zoom (the course uses the local clips' light set); and speeds 3×
+    apart (1/3/9) are easier to tell at 8 frames than 1/2/4. $K$, $C_1$, $C_2$ and Eq. 1 are the paper's.
     If the local–local loss never leaves its plateau, look at the augmentation first: rerun with `augment="tclr"` (the paper's set) to
     see the failure notebook 02 explains. Every point is one
     optimiser step, one batch of 16 videos (`steps.jsonl` in the run folder; `metrics.jsonl` has the means per
@@ -346,21 +360,32 @@ nb.md(
     already respond to where and how much things move, so it beats chance. The lines printed above the figure
     are this run's gain over it and the gain's *measurement noise*: resample the 256 queries with replacement
     many times, and the gain moves by about that much from the draw of the test videos alone, the same network.
-    A gain is real when it is several times its noise. Over seeds 0–4 (`docs/benchmarks.md`, "course seeds") the
-    240 steps lifted R@1 from 19.1–27.7 (random init) to 41.4–51.2: gains of +15.6 to +30.5 points, each with a
-    noise of about ±4 (mean 47.0 ± 4.0 against 24.5 ± 3.2), with the local–local loss leaving its plateau between
-    steps 19 and 30. Every seed met the course's +15 target, the closest (seed 0) by 0.6 points, far less than one
-    noise. With
-    the earlier test list of 64 queries the noise was ±8, and seed 4 missed the target by one query: read a
-    lesson off one run only as far as its noise allows.
+    A gain is real when it is several times its noise.
 
-    Not every seed meets it. On ten more seeds (5–14, the same 240 steps run on a GPU machine in fp32;
-    `docs/benchmarks.md`, "lesson steps") four missed +15, and each time the reason was the *baseline*: that
-    seed's random init scored R@1 33–36, against 19–29 on the seeds that met the target, while STCLR reached
-    41–52 as on every other seed. So if your gain is small, look first at the random-init R@1 printed above: a
-    lucky random network, not a failed pretraining, is the usual cause. Then look at the loss curves (did the
-    local–local loss leave its plateau, and when? how many steps were left after it?) and try another seed
-    (exercise 1).
+    One seed is one draw. `bench/lesson_steps.py` ran this notebook's training and retrieval with the default
+    parameters on seeds 0–14; the cell below reads its recorded rows (`docs/data/lesson_steps.json`, the table
+    "lesson steps" in `docs/benchmarks.md`) and prints what they show at this notebook's budget:
+    """
+)
+
+nb.code(
+    """
+    try:
+        recorded = load_rows("lesson_steps")
+        for chosen in (range(5), None):  # the five seeds looked at first, then all recorded seeds
+            print(lesson_summary(recorded, n_steps, seeds=chosen)["text"])
+    except (FileNotFoundError, ValueError) as err:  # another budget than the recorded ones
+        print(f"no recorded seeds to compare with: {err}")
+    """
+)
+
+nb.md(
+    """
+    *What to notice:* how far apart the seeds are — in random init, in STCLR, in the gain — compared with one
+    run's measurement noise: the seed changes what the network learns, not only how it is measured. Where a seed
+    misses the target, look first at its random-init R@1: a randomly initialised network whose features already
+    retrieve well leaves less to gain. Then look at the loss curves (did the local–local loss leave its plateau,
+    and when? did the pretext's loss leave $\\log 4$?) and try another seed (exercise 1).
 
     ## 6. The same notebook at full scale
 
@@ -397,6 +422,7 @@ nb.code(
         "method": cfg.method, "skips": cfg.skips, "arch": cfg.arch,
         "epochs_done": ckpt["epoch"], "steps": ckpt["step"], "train_seconds": ckpt["extra"]["train_seconds"],
         "final_loss": last_row.get("loss"), "sll_left_chance_step": left, "sll_chance": uniform["sll"],
+        "ssl_last20": ssl_last20,
         "final_losses": {k: last_row.get(f"loss_{k}") for k in vr.loss_components(rows)},
         "epoch_seconds": [b - a for a, b in zip([0.0] + ends, ends)],
         "clips_per_s": last_row.get("clips_per_s"), "videos_opened_per_epoch": last_row.get("loader_videos_opened"),
@@ -455,19 +481,70 @@ nb.md(
       independent of the machine.
     - Each loss has a uniform-guess reference: IC $\log(2B-1)$, SLL $N\log(2N-1)$, SSL $\log 4$. The IC loss
       falls first (appearance is an easy cue); the local–local loss sits on its plateau for a few dozen steps,
-      then falls once the network encodes motion.
+      then falls once the network encodes motion; the pretext's loss starts above $\log 4$ and falls below it once
+      the features carry speed — which took four changes to the course preset, each measured (section 4).
     - Retrieval against a random-init backbone is the quick check of what pretraining bought; read it against
       what one seed to the next moves it (`docs/benchmarks.md`, "course seeds").
 
     ## Check your understanding
 
     1. Why does the run folder's name contain a hash of the configuration, and which fields are left out of it?
+
+    <details><summary>Answer</summary>
+
+    So that a run with other settings gets its own folder: rerunning the notebook after changing, say, `lr`
+    starts a new run instead of resuming (or reusing) one trained with the old value. Left out are the fields
+    that do not change what is computed, or that may change when a run is continued (`RESUME_MUTABLE` in
+    `stclr/config.py`): the budget (`epochs`, `max_steps`, `max_steps_per_epoch`, `time_budget_s`), where and how
+    it runs (`device`, `cpu_threads`, `data.num_workers`, `data.cache_mb`, `compile`, `activation_checkpointing`,
+    `data.root`), and bookkeeping (`out_dir`, `run_name`, `resume`, `show_progress`, checkpoint and evaluation
+    frequencies).
+
+    </details>
+
     2. STCLR encodes 13 clips per video, Simplified TCLR 10. Where do the three extra clips come from, and why
        does our batch plan not read three extra videos for them (Sec. 4.2.4)?
+
+    <details><summary>Answer</summary>
+
+    They are the video's Same Speed Localization tuple (Sec. 3.3). With probability $C_1$ its clips come from three
+    different videos, which the paper's loader reads for that purpose. The batch plan takes them from the other
+    videos of the same batch, which are decoded anyway: their frames join those videos' single decode.
+
+    </details>
+
     3. With $B = 16$, what is the IC loss of a network whose features are all identical? And with $B = 38$?
+
+    <details><summary>Answer</summary>
+
+    All $2B - 1$ candidates are equally similar, so the loss is $\log(2B - 1)$: $\log 31 \approx 3.43$ for
+    $B = 16$ and $\log 75 \approx 4.32$ for $B = 38$.
+
+    </details>
+
     4. The IC loss is below its reference and the SLL loss is not. What does each network "know" at that point?
+
+    <details><summary>Answer</summary>
+
+    It can tell videos apart (IC below $\log(2B-1)$), which appearance alone allows, but it cannot yet tell the
+    clips of one video apart (SLL at $N\log(2N-1)$): its features do not yet change with *when* and *how fast*
+    things move inside a video. It has learned appearance, not yet motion.
+
+    </details>
+
     5. Why is the course's budget counted in optimiser steps rather than seconds? What happens when you rerun this
        notebook with a larger `steps`?
+
+    <details><summary>Answer</summary>
+
+    A number of steps is the same amount of training on any machine, so the same seed gives the same result on
+    a fast or a slow computer; a budget in seconds trains more on a fast machine. `steps` is not part of the
+    configuration hash, so a larger value finds the same run folder, whose `last.pt` is short of the new budget:
+    the run *resumes* from there and trains on to the new step count (within `epochs`). That is not the same run
+    as a fresh one of that length, because its learning-rate schedule was laid out for the old length at the
+    start.
+
+    </details>
 
     ## Exercises
 
@@ -478,9 +555,9 @@ nb.md(
 
     Rerun the notebook with `-p seed 1` (papermill) or edit the parameters cell; each seed is its own run folder.
     `python bench/course_seeds.py` does exactly this for seeds 0–4 and writes the table to `docs/benchmarks.md`
-    ("course seeds"): the gain moves from +17.6 to +33.2 over seeds 0–4, far more than one query and about 2–4
-    times the measurement noise of one run (±4): the seed changes what the network learns, not only how it is
-    measured. That is why a lesson must hold on every seed, not on the mean, and why one run on a small test set
+    ("course seeds"); `bench/lesson_steps.py` does the training and retrieval for seeds 0–14 (the lines printed in
+    section 5). The gain moves over the seeds by far more than one query and by several times the measurement
+    noise of one run: the seed changes what the network learns, not only how it is measured. That is why a lesson must hold on every seed, not on the mean, and why one run on a small test set
     proves little.
     </details>
 
@@ -525,12 +602,20 @@ nb.md(
 
     ## References
 
-    - STCLR paper (`shared/paper/STCLR-paper.md`): Eq. 1–3 and Sec. 3 (the losses), Sec. 4.2.1 (SSL-only settings),
+    - STCLR paper (H. Altabrawee, M. H. Mohd Noor, *STCLR: Sparse Temporal Contrastive Learning for Video
+      Representation*, Neurocomputing): Eq. 1–3 and Sec. 3 (the losses), Sec. 4.2.1 (SSL-only settings),
       Sec. 4.2.2 (Simplified TCLR and the default pretraining settings), Sec. 4.2.3 (sparsity), Sec. 4.2.4 and
       Tables 6–7 (cost), Sec. 4.3.1 (STCLR pretraining).
     - TCLR: I. Dave, R. Gupta, M. N. Rizve, M. Shah, *TCLR: Temporal Contrastive Learning for Video
       Representation*, CVIU 2022 — the training recipe (Adam, τ, batch, projection head) STCLR follows.
     - The kit: `stclr/train.py` (the loop), `stclr/config.py` (presets), `stclr/checkpoint.py`,
       `experiments/README.md` (recipes); notebooks 07 (fine-tuning) and 08 (retrieval) use this notebook's checkpoint.
+    - The method, the settings of each experiment and the kit's reading of them: [docs/method.md](../docs/method.md).
+      Terms: [optimiser step and epoch](../docs/glossary.md#optimiser-step-and-epoch),
+      [cosine schedule](../docs/glossary.md#cosine-schedule), [OneCycle schedule](../docs/glossary.md#onecycle-schedule),
+      [ReduceLROnPlateau](../docs/glossary.md#reducelronplateau),
+      [BatchNorm statistics](../docs/glossary.md#batchnorm-statistics),
+      [bootstrap standard deviation](../docs/glossary.md#bootstrap-standard-deviation), [DDP](../docs/glossary.md#ddp),
+      [bf16 autocast](../docs/glossary.md#bf16-autocast), [channels_last](../docs/glossary.md#channels_last).
     """
 )

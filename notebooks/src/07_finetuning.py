@@ -25,7 +25,7 @@ nb.md(
 
     | compute | with the defaults | full scale (section 6) |
     |---|---|---|
-    | time | about 1 min on 2 laptop cores (2 × 25 epochs of 16 steps and two evaluations on 256 test videos: 0.9 min for seed 0 in `make course` on 2 quiet cores, 23 s per run; plus about 2 min of pretraining when notebook 06's checkpoint is not there; ~30 s with `quick=True`) | 460 epochs of UCF-101 split 1 on one GPU: about a day |
+    | time | about 1 min on 2 laptop cores (2 × 25 epochs of 16 steps and two evaluations on 256 test videos: 0.9 min for seed 0 in `make course` on 2 cores, 23 s per run; plus about 2 min of pretraining when notebook 06's checkpoint is not there; ~30 s with `quick=True`) | 460 epochs of UCF-101 split 1 on one GPU: about a day |
     | disk | a few MB | ≈ 130 MB per fine-tuning checkpoint (R3D-18 + SGD state) |
     """
 )
@@ -38,6 +38,7 @@ nb.code(
 
     import torch
 
+    from stclr.benchdata import load_rows
     from stclr.config import config_hash, preset
     from stclr.course import pretraining_run, reusable_pretraining
     from stclr.data.splits import load_split
@@ -210,8 +211,8 @@ nb.md(
     *What to notice:* the left column is this run, the right one the paper's (Sec. 4.2.2). The course's head is
     smaller (128 hidden units) and not regularised (no dropout; the paper's is 0.9): in a few minutes on a CPU the
     tiny net *underfits* (its training accuracy stays close to its test accuracy), and dropout only slows it
-    down. Supervised training for 5 minutes reached 73–88 % video-level accuracy with dropout 0.5 and 81–95 %
-    without it (3 seeds each). Regularisation pays off in long runs that can overfit, like the paper's.
+    down (notebook 05's exercise 3 shows the same for the pretext's head). Regularisation pays off in long runs
+    that can overfit, like the paper's.
 
     ## 4. Fine-tune: pretrained vs random init
 
@@ -277,12 +278,31 @@ nb.md(
     crops) cancels the errors of single views; it is the number the paper reports. The dashed line is chance
     (one class in the number of classes). On the synthetic test list (256 videos) one video is worth 0.4 points,
     and an accuracy near 50 % moves by about ±3 points with the draw of the test videos alone, so gaps of a few
-    points between the two backbones are noise. The line printed above the figure is this run's gap; over seeds
-    0–4 (`docs/benchmarks.md`, "course seeds") it was +12.5 to +32.0 points, mean 65.2 ± 1.4 % against
-    43.4 ± 8.2 % from random init: the pretrained starts land close together, the random ones far apart. With 120
-    pretraining steps instead of 240 (`docs/benchmarks.md`, "lesson steps", on a GPU machine) the gap was negative
-    on one seed of five (−7.8, the seed whose local–local loss left its plateau last, at step 52): a checkpoint
-    taken soon after the local–local loss leaves its plateau is not yet a better start.
+    points between the two backbones are noise. The line printed above the figure is this run's gap. The same
+    comparison on seeds 0–4 (`bench/lesson_steps.py --finetune`: notebook 06's pretraining, then this notebook's
+    fine-tuning with 4 test clips per video; rows in `docs/data/lesson_steps.json`):
+    """
+)
+
+nb.code(
+    """
+    try:
+        recorded = load_rows("lesson_steps")
+        base = {r["seed"]: r.get("finetune_video_acc") for r in recorded if r["kind"] == "random"}
+        for r in sorted((r for r in recorded if r["kind"] == "pretrain" and r["method"] == "stclr"
+                         and r.get("finetune_video_acc") is not None), key=lambda r: r["seed"]):
+            a, b = base[r["seed"]], r["finetune_video_acc"]
+            print(f"seed {r['seed']}: random init {a:5.1f} %   STCLR checkpoint ({r['steps']} steps) {b:5.1f} %   "
+                  f"gain {b - a:+5.1f}")
+    except FileNotFoundError as err:
+        print(err)
+    """
+)
+
+nb.md(
+    """
+    *What to notice:* the pretrained starts land closer together than the random ones, and the gap is larger
+    than the test list's noise on every recorded seed.
 
     ## 5. Which classes get confused?
     """
@@ -385,11 +405,60 @@ nb.md(
     ## Check your understanding
 
     1. Why is video-level accuracy usually higher than clip-level accuracy? When could it be lower?
+
+    <details><summary>Answer</summary>
+
+    Averaging the class probabilities of many clips and crops is an ensemble: the mistakes of single views
+    partly cancel, so a video is classified right when its views lean the right way on the whole, even if some
+    are wrong. It can be lower when a few confidently wrong views outweigh many weakly right ones (probabilities
+    are averaged, not votes counted), or when the views of the hard videos are wrong together.
+
+    </details>
+
     2. Why must the random-init baseline use the same architecture, budget and seed as the pretrained run?
+
+    <details><summary>Answer</summary>
+
+    The gap between the two runs should measure the initialisation and nothing else. A larger network, more
+    steps, another data order or another head initialisation each change the accuracy on their own, and would be
+    counted as "what pretraining bought". Even then, one seed's gap is one draw: compare it with the seed-to-seed
+    spread.
+
+    </details>
+
     3. The paper uses dropout 0.9 in the head; what would it do to a head trained for 25 short epochs?
+
+    <details><summary>Answer</summary>
+
+    Dropout 0.9 zeroes 90 % of the head's hidden units at every step: a strong regulariser against overfitting,
+    meant for 460-epoch runs. A tiny network trained for 25 short epochs underfits (its training accuracy stays
+    close to its test accuracy), so dropout would only slow its learning further and lower the accuracy; the
+    course's head uses none.
+
+    </details>
+
     4. Why can a single clip from the middle of a `SlideThenHop` video not always be told from `HopThenSlide`?
+
+    <details><summary>Answer</summary>
+
+    Both classes contain the same two motions; only their order differs. A clip that falls inside one phase
+    shows a motion that occurs in both classes. Only a clip that contains the switch, and so shows which motion
+    comes first, carries the class; the switch falls anywhere between 35 % and 65 % of the video (notebook 00),
+    not at a fixed frame.
+
+    </details>
+
     5. Fig. 8 of the paper: STCLR's initialisation needs *more* weight decay than TCLR's to reach the same
        accuracy on UCF-101. What does that say about how quickly it fits the training set?
+
+    <details><summary>Answer</summary>
+
+    That it fits, and overfits, the training set more readily: from STCLR's weights the fine-tuned network
+    needs stronger regularisation to generalise as well. The paper concludes that "the STCLR initialization
+    slightly makes the model overfit the dataset" (Sec. 4.3.2), which explains its lower UCF-101 accuracy at the
+    default weight decay.
+
+    </details>
 
     ## Exercises
 
@@ -432,11 +501,16 @@ nb.md(
 
     ## References
 
-    - STCLR paper (`shared/paper/STCLR-paper.md`): Sec. 4.2.1 and Table 2 (the SSL pretext fine-tuned),
+    - STCLR paper (H. Altabrawee, M. H. Mohd Noor, *STCLR: Sparse Temporal Contrastive Learning for Video
+      Representation*, Neurocomputing): Sec. 4.2.1 and Table 2 (the SSL pretext fine-tuned),
       Sec. 4.2.2 and Table 5 (the fine-tuning protocol; Simplified TCLR), Sec. 4.3.2, Table 8 and Fig. 8
       (STCLR; regularisation), Sec. 4.3.3 and Table 9 (Diving-48).
     - TCLR (Dave et al., CVIU 2022): the fine-tuning protocol STCLR follows; Xu et al. (VCOP, CVPR 2019):
       the centre-crop, 10-clip test of Fig. 5–8.
-    - The kit: `stclr/finetune.py`, `stclr/config.py` (`FinetuneConfig`), notebook 06 (the checkpoint), 08 (retrieval).
+    - The kit: `stclr/finetune.py`, `stclr/config.py` (`FinetuneConfig`), notebook 06 (the checkpoint), 08 (retrieval);
+      the fine-tuning settings of each experiment: [docs/method.md](../docs/method.md#5-settings-of-the-experiments).
+    - Terms: [fine-tuning](../docs/glossary.md#fine-tuning), [linear probe](../docs/glossary.md#linear-probe),
+      [OneCycle schedule](../docs/glossary.md#onecycle-schedule), [cosine schedule](../docs/glossary.md#cosine-schedule),
+      [ReduceLROnPlateau](../docs/glossary.md#reducelronplateau), [chance level](../docs/glossary.md#chance-level).
     """
 )

@@ -25,7 +25,7 @@ nb.md(
 
     | compute | with the defaults | full scale (section 6) |
     |---|---|---|
-    | time | about 2 min on 2 laptop cores in the course (Simplified TCLR and SSL-only pretrained here for 240 steps each, side by side on the two cores; STCLR and its features reused from notebook 06; 2 new retrievals over 512 videos): 2.1 min for seed 0 in `make course` on 2 quiet cores (`docs/benchmarks.md`), 1.7 min of it pretraining; a busy machine takes longer, with the same numbers; about 2 min more alone (STCLR trained here too); ~30 s with `quick=True` | features of 13,320 UCF-101 videos × 10 clips: ≈ 10 min per model on one GPU (pretraining: notebook 06) |
+    | time | about 2 min on 2 laptop cores in the course (Simplified TCLR and SSL-only pretrained here for 240 steps each, side by side on the two cores; STCLR and its features reused from notebook 06; 2 new retrievals over 512 videos): 1.9 min for seed 0 in `make course` on 2 cores (`docs/benchmarks.md`); a busy machine takes longer, with the same numbers; about 2 min more alone (STCLR trained here too); ~30 s with `quick=True` | features of 13,320 UCF-101 videos × 10 clips: ≈ 10 min per model on one GPU (pretraining: notebook 06) |
     | disk | a few MB (features are cached in `out_dir/.feature_cache`) | ≈ 30 MB of cached features per model |
     """
 )
@@ -34,12 +34,14 @@ nb.code(
     """
     %matplotlib inline
     import json
+    import math
     from pathlib import Path
 
     import numpy as np
     import torch
 
     from stclr.background import pretrain_side_by_side, spare_cpu_cores
+    from stclr.benchdata import load_rows, paired_differences
     from stclr.config import config_hash, preset
     from stclr.course import pretraining_run, reusable_pretraining
     from stclr.data.splits import load_split
@@ -246,24 +248,73 @@ nb.md(
     filters already responds to where and how much things move. The pretrained backbones have to beat *that*,
     not chance; one query is worth 100 / number of queries points (0.4 here), and a gain of one model over
     another moves by about ±4 points with the draw of the queries alone (notebook 06 prints this noise). The lines
-    printed above give each model's gain after the same number of optimiser steps. Over seeds 0–4
-    (`docs/benchmarks.md`, "course seeds"), STCLR beat random init by +15.6 to +30.5 points and Simplified TCLR by
-    +16.8 to +30.1, and both beat SSL-only on every seed. Which of the two is ahead changes with the seed
-    (Simplified TCLR on seeds 0 and 3, by 11.7 and 2.8 points; a tie on seed 1; STCLR on seeds 2 and 4, by 0.4 and
-    4.7): three of five gaps are within one run's noise, so these runs cannot rank them, and the paper's gap
-    between them is about 2 points.
-    Check your own run's loss curves (`vr.read_jsonl` on the run folders printed above). The SSL-only row shows what
-    training moves *without* learning its task: in these short engine runs its pretext loss stays at
-    $\\log 4$ (notebook 05 shows why, and what it takes to learn it), and its R@1 stays near random init's
-    (+0.0 to +3.9 points over seeds 0–4; −3.1 to +12.1 in a run with contiguous tensors), moved only by what
-    training does to its weights and BatchNorm statistics without a task. The paper's numbers come from 400 epochs
-    on a GPU:
+    printed above give each model's gain after the same number of optimiser steps. The SSL-only row shows what the
+    pretext alone teaches in this budget, next to what it adds inside STCLR (section 4b). The paper's numbers come
+    from 400 epochs on a GPU:
 
     | UCF-101 split 1 (Table 10, 3) | R@1 | R@5 | R@10 | R@20 |
     |---|---|---|---|---|
     | TCLR (IC + LL + GL) | 56.2 | 72.2 | 79.0 | 85.3 |
     | Simplified TCLR (IC + SLL), 10 clips | 54.59 | 73.43 | 80.02 | 85.62 |
     | STCLR | 56.78 | 73.41 | 79.88 | 86.28 |
+
+    ## 4b. The third loss: STCLR against Simplified TCLR
+
+    STCLR is Simplified TCLR plus the same-speed pretext (Eq. 1's third term, Sec. 3.3): same clips, same
+    contrastive losses, same budget, one more head. So the two runs differ *only* by $\\mathcal{L}_{SSL}$, and
+    their curves per optimiser step show what it does to the other two:
+    """
+)
+
+nb.code(
+    """
+    B, N = batch_size, 5
+    uniform = {"ic": math.log(2 * B - 1), "sll": N * math.log(2 * N - 1), "ssl": math.log(4)}
+    pair = [m for m in ("simplified_tclr", "stclr") if m in checkpoints]
+    step_logs = {m: vr.read_jsonl(checkpoints[m] if checkpoints[m].is_dir() else checkpoints[m].parent, "steps.jsonl")
+                 for m in pair}
+    for m, logged in step_logs.items():
+        ends = {k: vr.tail_mean(logged, f"loss_{k}", 20) for k in ("ic", "sll", "ssl")}
+        print(f"{m:16s} mean of the last 20 steps: " + ", ".join(f"L_{k.upper()} {v:.3f}" for k, v in ends.items() if v is not None))
+    if step_logs:
+        fig = vr.plot_loss_curves(step_logs, uniform=uniform, smooth=5, title="Per optimiser step: STCLR (Eq. 1) and "
+                                  "Simplified TCLR (IC + SLL); dashed: a uniform guess")
+        fig.savefig(out / "losses_stclr_vs_simplified.png", dpi=110)
+        display(fig)
+    """
+)
+
+nb.md(
+    r"""
+    *What to notice:* the pretext's loss (right) starts above $\log 4$ — a fresh head guesses with confidence,
+    and wrongly — and falls below it once the backbone's features carry speed; the printed lines give each run's
+    last 20 steps. Compare the other two panels between the runs: does learning the pretext slow the local–local
+    loss, or change where the instance loss settles? One seed cannot say whether STCLR's retrieval is better
+    than Simplified TCLR's; the same comparison on five seeds can. `bench/lesson_steps.py` pretrained both with
+    these defaults on seeds 0–4; the cell reads its recorded rows (`docs/data/lesson_steps.json`) and pairs them by
+    seed (same seed: the same initial backbone and the same order of videos):
+    """
+)
+
+nb.code(
+    """
+    try:
+        paired = paired_differences(load_rows("lesson_steps"), n_steps, "stclr", "simplified_tclr")
+        print(paired["text"])
+        for s_, (a, b) in paired["pairs"].items():
+            print(f"  seed {s_}: STCLR {a:.1f}, Simplified TCLR {b:.1f}")
+    except (FileNotFoundError, ValueError) as err:  # another budget than the recorded ones
+        print(f"no recorded pairs to compare with: {err}")
+    """
+)
+
+nb.md(
+    """
+    *What to notice:* read the mean difference against its spread over seeds and against one run's noise (±4
+    points): a mean smaller than its spread says the two methods cannot be ranked at this budget, whichever sign
+    it has. The paper's gap is small too: on UCF-101 split 1 STCLR retrieves at R@1 56.78 against Simplified
+    TCLR's 54.59 (Tables 10 and 3), on HMDB-51 27.12 against 23.14 (Tables 11 and 4), after 400 epochs of
+    R3D-18; the pretext is its cheapest part (its head's FLOPs are negligible, Sec. 4.2.4).
 
     ## 5. What do the neighbours look like?
 
@@ -294,9 +345,9 @@ nb.code(
 
 nb.md(
     """
-    *What to notice:* look at the *backgrounds and sprites* of the red neighbours. On the synthetic dataset the
-    test videos' looks were never seen in their own class during training, but every look appears in other
-    classes. A feature that encodes appearance retrieves videos that *look* like the query and move
+    *What to notice:* look at the *backgrounds and sprites* of the red neighbours. On the synthetic dataset every
+    class uses every look equally often, in its training and its test videos alike, so a look says nothing about
+    the class. A feature that encodes appearance retrieves videos that *look* like the query and move
     differently. We can count that directly, because the dataset records each video's look:
     """
 )
@@ -435,10 +486,59 @@ nb.md(
     ## Check your understanding
 
     1. Why does retrieval use the backbone's pooled features and not the projection head's output?
-    2. With 8 balanced classes and a gallery of 144 videos, what is the chance R@1? Why is R@20 nearly 100 % by chance?
+
+    <details><summary>Answer</summary>
+
+    The backbone is what pretraining is for and what a downstream task reuses; the projection head only serves
+    the contrastive losses, and its output keeps little beyond what they ask for (it is trained to ignore
+    whatever the two views change). Contrastive methods since SimCLR find the features *before* the head the more
+    useful ones, and the protocol (Sec. 4.2.2, following TCLR) takes the last layer of the backbone, pooled.
+
+    </details>
+
+    2. With 8 balanced classes and a gallery of 256 videos (the train list), what is the chance R@1? Why is R@20
+       nearly 100 % by chance?
+
+    <details><summary>Answer</summary>
+
+    Each class has 32 of the 256 gallery videos, so a random nearest neighbour has the query's class with
+    probability $32/256 = 12.5\,\%$. For R@20 a random ranking fails only if all 20 nearest videos are of other
+    classes: $\binom{224}{20} / \binom{256}{20} \approx 0.06$ (roughly $(7/8)^{20}$), so chance R@20 is about
+    94 % (section 2's formula, `vr.retrieval_chance`).
+
+    </details>
+
     3. A model has R@1 = 40 % and its top-1 neighbour has the query's look 60 % of the time. What has it learned?
+
+    <details><summary>Answer</summary>
+
+    Mostly appearance. A feature blind to looks would find the query's look in its top-1 neighbour about as often
+    as a random gallery video has it (one over the number of looks); 60 % means the feature sorts videos by look
+    first. It does carry some motion information (40 % is well above the 12.5 % chance), but most of its nearest
+    neighbours are chosen for how they look, the appearance shortcut of notebook 03.
+
+    </details>
+
     4. Why do the queries come from the *test* list and the gallery from the *train* list, and not all against all?
+
+    <details><summary>Answer</summary>
+
+    Videos come in groups (in UCF-101: the same actor and scene), and whole groups go to either list. Against all
+    videos, a query's nearest neighbours would be near-duplicates from its own group, and R@k would measure
+    recognising a scene, not an action. Test-against-train asks the question across groups, and it is the common
+    protocol (Sec. 4.2.2), so numbers are comparable between papers.
+
+    </details>
+
     5. The paper reports 10-clip and 9-clip variants (Table 3). Why can the number of clips change R@1?
+
+    <details><summary>Answer</summary>
+
+    A video's feature is the average over its uniformly spaced clips, and 9 and 10 clips sit at different
+    positions, so every video's feature moves a little. R@1 depends on which gallery video is *the* nearest, often
+    by a small margin, so small moves flip some queries, in either direction.
+
+    </details>
 
     ## Exercises
 
@@ -487,11 +587,16 @@ nb.md(
 
     ## References
 
-    - STCLR paper (`shared/paper/STCLR-paper.md`): Sec. 4.2.2 (the retrieval protocol), Tables 3–4 (Simplified
+    - STCLR paper (H. Altabrawee, M. H. Mohd Noor, *STCLR: Sparse Temporal Contrastive Learning for Video
+      Representation*, Neurocomputing): Sec. 4.2.2 (the retrieval protocol), Tables 3–4 (Simplified
       TCLR), Sec. 4.3.4 and Tables 10–11 (STCLR), Sec. 5 and Fig. 10–11 (qualitative retrieval), Sec. 4.2.3 and
       Fig. 5–6 (sparsity).
     - TCLR (Dave et al., CVIU 2022) and VCOP (Xu et al., CVPR 2019): the retrieval protocol (test queries train).
     - The kit: `stclr/retrieval.py` (`run_retrieval`, `recall_at_k`), `stclr/viz/results.py`; notebook 03 (the
-      appearance shortcut), 06 (pretraining), 10 (batches of runs).
+      appearance shortcut), 06 (pretraining), 10 (batches of runs); the protocol and the kit's reading of it:
+      [docs/method.md](../docs/method.md#5-settings-of-the-experiments).
+    - Terms: [retrieval, R@k](../docs/glossary.md#retrieval-rk), [chance level](../docs/glossary.md#chance-level),
+      [projection head](../docs/glossary.md#projection-head), [BatchNorm statistics](../docs/glossary.md#batchnorm-statistics),
+      [bootstrap standard deviation](../docs/glossary.md#bootstrap-standard-deviation).
     """
 )

@@ -26,7 +26,7 @@ nb.md(
 
     | compute | with the defaults | full scale |
     |---|---|---|
-    | time | about 1.5 min on a laptop CPU (3 points × ~30 s: kernel start, 30 optimiser steps, retrieval over 512 videos; 1.6 min in `make course` on 2 quiet cores; ~40 s with `quick=True`) | `experiments/pretrain_paper.yaml`: 8 pretrainings of 100–499 epochs, days per GPU; the evaluation recipes hours to a day per point |
+    | time | about 1.5 min on a laptop CPU (3 points × ~30 s: kernel start, 30 [optimiser steps](../docs/glossary.md#optimiser-step-and-epoch), retrieval over 512 videos; 1.4 min in `make course` on 2 cores; ~40 s with `quick=True`) | `experiments/pretrain_paper.yaml`: 8 pretrainings of 100–499 epochs, days per GPU; the evaluation recipes hours to a day per point |
     | disk | ≈ 5 MB (three small runs and their executed notebooks) | ≈ 0.5 GB per pretraining point |
     """
 )
@@ -41,6 +41,7 @@ nb.code(
     from IPython.display import Markdown, display
 
     from stclr.batch import RecipeError, load_recipe, notebook_parameters, recipe_from_dict, run_batch, validate_points
+    from stclr.benchdata import load_rows
     from stclr.data.synthetic import ensure_synthetic_dataset
     from stclr.runinfo import write_json
     from stclr.viz import results as vr
@@ -239,14 +240,37 @@ nb.code(
 
 nb.md(
     """
-    *What to notice:* each bar is **one seed** of a 30-step run, so this figure cannot rank the settings: the gap
+    *What to notice:* first, how short these runs are. The cell below reads notebook 06's recorded runs
+    (`bench/lesson_steps.py`, `docs/data/lesson_steps.json`): the step at which their local–local loss left its
+    plateau, against this recipe's budget. A point that stops before that step has not begun to learn motion, so
+    its R@1 is that of a barely trained network — at or below random init — whatever its sparsity:
+    """
+)
+
+nb.code(
+    """
+    budget = sorted({p.params.get("steps") for p in recipe.points})
+    try:
+        recorded = [r for r in load_rows("lesson_steps") if r["kind"] == "pretrain" and r.get("sll_exit")]
+        exits = sorted(r["sll_exit"] for r in recorded)
+        print(f"notebook 06's runs ({len(exits)} of them): L_SLL left its plateau at steps {exits[0]}-{exits[-1]} "
+              f"(median {exits[len(exits) // 2]}); this recipe's points train for {budget} steps")
+    except FileNotFoundError as err:
+        print(err)
+    """
+)
+
+nb.md(
+    """
+    Second, each bar is **one seed**, so this figure cannot rank the settings even after longer runs: the gap
     printed above has to be compared with what changing only the seed does, and one seed per setting does not
     measure that. For scale, notebook 06's R@1 after 240 steps moves by several points from seed to seed
-    (`docs/benchmarks.md`, "course seeds", mean ± std over seeds 0–4) — more than the 1–3 points the paper
-    reports between sparsity levels. So read these bars as "no evidence either way". That is the lesson a batch
-    makes cheap to learn: add `seed: [0, 1, 2]` to the grid (exercise 1) and the bars get error bars. The paper's Fig. 5–6 find
-    low sparsity best on UCF-101 and medium best on HMDB-51, with one pretraining per setting; Fig. 7 finds no
-    effect on fine-tuning.
+    (`docs/benchmarks.md`, "course seeds", mean ± std over seeds 0–4). So read these bars as "no evidence either
+    way". That is the lesson a batch makes cheap to learn: add `seed: [0, 1, 2]` to the grid (exercise 1) and the
+    bars get error bars. The paper's Figs. 5–6 find low sparsity best for retrieval on UCF-101 and medium best on
+    HMDB-51, and Fig. 7 finds that the sparsity level "does not affect the recognition accuracy" (Sec. 4.2.3);
+    the paper reports one pretraining per setting, without seeds or error bars, and its text quotes no size for
+    the retrieval gaps.
 
     The batch's folders also hold each point's training curves (through the run folder its `metrics.json` names):
     """
@@ -353,10 +377,59 @@ nb.md(
     ## Check your understanding
 
     1. What would papermill alone do with the recipe of section 2, and why is that worse than an error?
+
+    <details><summary>Answer</summary>
+
+    It would only warn about the unknown name `skip` and run every point with the notebook's default `skips`, so
+    the "low" and "high" points would be the same experiment under two labels; the string `"ten"` would reach the
+    notebook as `time_budget_s` and fail (or misbehave) only when that cell runs. Either way the mistake shows up
+    hours later, or never, in results that look valid. An error before anything starts costs nothing.
+
+    </details>
+
     2. Why does each point run in its own kernel and folder, instead of one notebook looping over the grid?
+
+    <details><summary>Answer</summary>
+
+    Isolation and bookkeeping: a fresh kernel starts from the same state every time (no variables, caches or
+    random streams left over from the previous point), a crash kills one point and not the batch, each folder keeps
+    that point's executed notebook, `metrics.json` and `done.json` for inspecting and resuming, and independent
+    points can run in parallel (`--jobs`, one GPU each with `--gpus`).
+
+    </details>
+
     3. You change `steps` in the recipe and run the batch again. Which points run?
+
+    <details><summary>Answer</summary>
+
+    All of them. `steps` is a parameter of every point, so every point's parameter hash changes; `done.json`
+    then holds another hash, the point's state is `changed`, and it runs again in its folder (the folder name,
+    from `name_format`, does not contain `steps`).
+
+    </details>
+
     4. Why are the paper's experiments split into a pretraining recipe and evaluation recipes?
+
+    <details><summary>Answer</summary>
+
+    Pretraining is by far the most expensive stage, and each pretrained model serves several evaluations
+    (retrieval and fine-tuning, several datasets and splits, a weight-decay sweep). Pretraining once, in one
+    resumable batch, and pointing the evaluation recipes at its folders means no pretraining runs twice, and an
+    evaluation can be redone without touching it.
+
+    </details>
+
     5. How many seeds would you want before claiming that low sparsity beats high sparsity by 2 points of R@1?
+
+    <details><summary>Answer</summary>
+
+    It depends on the seed-to-seed standard deviation $\sigma$ of R@1 for one setting (measure it: exercise 1, or
+    the "course seeds" table). The difference of two means over $n$ seeds each has standard deviation
+    $\sigma\sqrt{2/n}$; for a 2-point gap to be about two of those, $2\sigma\sqrt{2/n} \le 2$, i.e.
+    $n \ge 2\sigma^2$. For example, $\sigma = 3$ points would need about 18 seeds per setting: tens of runs,
+    not one.
+
+    </details>
 
     ## Exercises
 
@@ -413,8 +486,10 @@ nb.md(
 
     ## References
 
-    - STCLR paper (`shared/paper/STCLR-paper.md`): Sec. 4.2.3 and Figs. 5–7 (sparsity), Sec. 4.3.2 and Fig. 8
-      (regularisation), Tables 2–11 (the recipes in `experiments/`).
+    - STCLR paper (H. Altabrawee, M. H. Mohd Noor, *STCLR: Sparse Temporal Contrastive Learning for Video
+      Representation*, Neurocomputing): Sec. 4.2.3 and Figs. 5–7 (sparsity), Sec. 4.3.2 and Fig. 8
+      (regularisation), Tables 2–11 (the recipes in `experiments/`); the settings of each experiment:
+      [docs/method.md](../docs/method.md#5-settings-of-the-experiments).
     - papermill (parameterised notebooks) and nbclient; `experiments/README.md` (the recipe format and the
       notebook contract); `stclr/batch.py`.
     - Notebook 06 (the notebook the demo runs), 07 and 08 (the evaluation notebooks of the paper's recipes).

@@ -2,9 +2,13 @@
 ``notebooks/NN_name.ipynb`` (with a python3 kernelspec and exactly one cell tagged ``parameters``).
 Rebuild all with ``python notebooks/src/build.py``; a test checks the committed notebooks match their sources.
 
-Notebooks are stored without outputs, except the few cells marked ``# NBVAL_CHECK_OUTPUT``: nbval compares
-a cell's fresh output with its STORED output, so those cells carry the expected text, kept in
-``NN_name.outputs.json`` beside the source and refreshed by ``python notebooks/src/build.py --record``.
+Notebooks are stored executed: every code cell carries the outputs of the recorded default run (seed 0,
+``interactive=False``) -- printed results and figures -- so a reader sees the lesson before running anything.
+The committed ``.ipynb`` is where they are kept: a rebuild carries each code cell's outputs over from it, matched
+by the cell's source (a cell whose source changed loses them until the next recording), and
+``python notebooks/src/build.py --record`` (``make record``) executes the notebooks and stores fresh ones. nbval (``--nbval-lax``) compares only the few cells marked
+``# NBVAL_CHECK_OUTPUT`` with their stored text; for those only text is stored (what nbval compares), for the
+others also figures (PNG) and rich output, never widget views or stderr (warnings, progress bars).
 """
 
 from __future__ import annotations
@@ -64,31 +68,36 @@ class Notebook:
         return self.code(source, tags=["nbval-ignore-output"])
 
     @property
-    def outputs_file(self) -> Path:
-        return Path(__file__).resolve().parent / f"{self.name}.outputs.json"
+    def committed(self) -> Path:
+        return NOTEBOOKS / f"{self.name}.ipynb"
 
-    def expected_outputs(self) -> dict[str, list]:
-        """Recorded outputs of the ``# NBVAL_CHECK_OUTPUT`` cells, keyed by cell source."""
-        if not self.outputs_file.exists():
+    def recorded_outputs(self) -> dict[str, list]:
+        """The outputs the committed notebook carries, keyed by cell source (the last recording's)."""
+        if not self.committed.exists():
             return {}
-        return json.loads(self.outputs_file.read_text())
+        return {c.source: [dict(o) for o in c.outputs] for c in nbformat.read(self.committed, as_version=4).cells
+                if c.cell_type == "code" and c.outputs}
 
-    def build(self) -> nbformat.NotebookNode:
+    def build(self, outputs: dict[str, list] | None = None) -> nbformat.NotebookNode:
+        """The notebook, its code cells carrying ``outputs`` (cell source -> outputs; default: the committed ones)."""
         nb = new_notebook(cells=[nbformat.from_dict(dict(c)) for c in self.cells])
         nb.metadata["kernelspec"] = dict(KERNELSPEC)
         nb.metadata["language_info"] = json.loads(json.dumps(LANGUAGE_INFO))
-        expected = self.expected_outputs()
+        expected = self.recorded_outputs() if outputs is None else outputs
         # stable cell ids keep diffs small when a notebook is rebuilt
         for i, cell in enumerate(nb.cells):
             cell["id"] = f"{self.name[:2]}-{i:03d}"
-            if cell.cell_type == "code" and is_checked(cell.source) and cell.source in expected:
+            if cell.cell_type == "code" and cell.source in expected:
                 cell.outputs = [nbformat.from_dict(o) for o in expected[cell.source]]
+                for o in cell.outputs:
+                    if o.output_type == "execute_result":
+                        o.execution_count = i + 1
                 cell.execution_count = i + 1  # nbval treats a cell without a count as unrun and fails it
         return nb
 
-    def write(self, folder: Path = NOTEBOOKS) -> Path:
+    def write(self, folder: Path = NOTEBOOKS, outputs: dict[str, list] | None = None) -> Path:
         path = Path(folder) / f"{self.name}.ipynb"
-        nbformat.write(self.build(), path)
+        nbformat.write(self.build(outputs), path)
         return path
 
 
@@ -99,18 +108,54 @@ def is_checked(source: str) -> bool:
     return source.lstrip().startswith(CHECK_MARK)
 
 
-def checked_outputs(executed: nbformat.NotebookNode) -> dict[str, list]:
-    """The text outputs of an executed notebook's checked cells, keyed by cell source (what nbval compares)."""
+# What a stored output may hold: text and static pictures. Widget views need a live kernel (and saved widget
+# state) to show anything, and JavaScript does not run in an untrusted notebook.
+RICH_TYPES = ("image/png", "image/svg+xml", "text/html", "text/markdown", "text/latex", "text/plain")
+
+
+def shrink_png(b64: str) -> str:
+    """A figure's PNG re-encoded with an adaptive 256-colour palette when that is smaller (plots and 64-px video
+    frames lose nothing visible; the notebooks stay well under 1 MB each)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    raw = base64.b64decode(b64)
+    img = Image.open(io.BytesIO(raw)).convert("RGBA")
+    flat = Image.alpha_composite(Image.new("RGBA", img.size, "white"), img).convert("RGB")  # transparency -> white
+    buf = io.BytesIO()
+    flat.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(buf, format="PNG", optimize=True)
+    small = buf.getvalue()
+    return base64.b64encode(small).decode() if len(small) < len(raw) else b64
+
+
+def recorded_outputs(executed: nbformat.NotebookNode) -> dict[str, list]:
+    """The outputs to store of an executed notebook's code cells, keyed by cell source: stdout, results and, for
+    cells nbval does not check, figures and rich output (``RICH_TYPES``); never stderr or widget views."""
     keep = {}
     for cell in executed.cells:
-        if cell.cell_type != "code" or not is_checked(cell.source):
+        if cell.cell_type != "code":
             continue
+        checked = is_checked(cell.source)
         outs = []
         for o in cell.get("outputs", []):
             if o.output_type == "stream" and o.name == "stdout":
-                outs.append({"output_type": "stream", "name": "stdout", "text": o.text})
-            elif o.output_type == "execute_result" and "text/plain" in o.get("data", {}):
-                outs.append({"output_type": "execute_result", "execution_count": 1, "metadata": {},
-                             "data": {"text/plain": o.data["text/plain"]}})
-        keep[cell.source] = outs
+                if outs and outs[-1]["output_type"] == "stream" and not checked:  # one block, however flushed
+                    outs[-1]["text"] += o.text
+                else:
+                    outs.append({"output_type": "stream", "name": "stdout", "text": o.text})
+            elif o.output_type in ("execute_result", "display_data"):
+                data = {k: v for k, v in o.get("data", {}).items() if k in (("text/plain",) if checked else RICH_TYPES)}
+                if "image/png" in data:
+                    data["image/png"] = shrink_png(data["image/png"])
+                if "application/vnd.jupyter.widget-view+json" in o.get("data", {}) or not data:
+                    continue
+                out = {"output_type": o.output_type, "metadata": {} if checked else dict(o.get("metadata", {})),
+                       "data": data}
+                if o.output_type == "execute_result":
+                    out["execution_count"] = 1
+                outs.append(out)
+        if outs or checked:
+            keep[cell.source] = outs
     return keep

@@ -1,8 +1,9 @@
 """Rebuild every course notebook from its source here: ``python notebooks/src/build.py [--out DIR]``.
 
 ``--record [NAME ...]`` first executes the notebooks (papermill, ``interactive=False``, ``show_progress=False``,
-in the notebooks folder) and stores the outputs of their ``# NBVAL_CHECK_OUTPUT`` cells in
-``NN_name.outputs.json``, the expected outputs nbval compares against.
+in the notebooks folder, default parameters otherwise: seed 0) and stores their outputs -- printed results and
+figures -- in the committed notebooks; a plain rebuild carries them over. nbval compares the outputs of the
+``# NBVAL_CHECK_OUTPUT`` cells. ``make record`` does this for every notebook.
 """
 
 from __future__ import annotations
@@ -33,26 +34,25 @@ def build_all(out: Path) -> list[Path]:
 
 
 def record(names: list[str]) -> None:
-    import json
     import tempfile
 
     import nbformat
     import papermill as pm
 
-    from _nb import checked_outputs
+    from _nb import recorded_outputs
 
     for nb in load_notebooks():
         if names and nb.name not in names and nb.name[:2] not in names:
             continue
-        path = nb.write(HERE.parent)
         with tempfile.TemporaryDirectory() as tmp:
-            executed = Path(tmp) / path.name
+            path = nb.write(Path(tmp), outputs={})
+            executed = Path(tmp) / f"executed-{path.name}"
             print(f"executing {path.name} ...", flush=True)
             pm.execute_notebook(str(path), str(executed), parameters={"interactive": False, "show_progress": False},
                                 cwd=str(HERE.parent), kernel_name="python3", progress_bar=False)
-            outputs = checked_outputs(nbformat.read(executed, as_version=4))
-        nb.outputs_file.write_text(json.dumps(outputs, indent=1, sort_keys=True) + "\n")
-        print(f"  recorded {len(outputs)} checked cells -> {nb.outputs_file.name}")
+            outputs = recorded_outputs(nbformat.read(executed, as_version=4))
+        done = nb.write(HERE.parent, outputs=outputs)
+        print(f"  recorded the outputs of {len(outputs)} cells -> {done.name} ({done.stat().st_size / 1e6:.2f} MB)")
 
 
 if __name__ == "__main__":
