@@ -37,13 +37,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--data", type=Path, default=REPO / "data" / "synthetic")
     p.add_argument("--c1", type=float, nargs="+", default=[0.6], help="C1 values of the tuples (0: one video)")
     p.add_argument("--augment", nargs="+", default=["none", "light", "ssl"], help="SSL clip augmentations")
+    p.add_argument("--speeds", nargs="+", default=["1,2,4", "1,3,9"],
+                   help="speed sets of the tuples (the course's before and after issue 21)")
     p.add_argument("--steps", type=int, nargs="+", default=[240])
     p.add_argument("--train-epochs", type=int, default=10, help="passes over the train videos for the head's tuples")
     p.add_argument("--no-write", action="store_true")
     return p.parse_args(argv)
 
 
-def tuple_features(backbone, root: Path, split: str, c1: float, augment: str, seed: int, epochs: int):
+def tuple_features(backbone, root: Path, split: str, c1: float, augment: str, speeds: tuple[int, ...], seed: int,
+                   epochs: int):
     """Frozen backbone features ``[n, 3, D]`` of ``epochs`` x (videos of ``split``) SSL tuples, and labels ``[n]``."""
     import torch
 
@@ -53,7 +56,7 @@ def tuple_features(backbone, root: Path, split: str, c1: float, augment: str, se
     from stclr.plan import PlanConfig
 
     cfg = preset("course", "pretrain")
-    plan = PlanConfig(length=cfg.clip_len, c1=c1, c2=cfg.c2, ssl_speeds=tuple(cfg.ssl_speeds))
+    plan = PlanConfig(length=cfg.clip_len, c1=c1, c2=cfg.c2, ssl_speeds=speeds)
     feats, labels = [], []
     for epoch in range(epochs):
         ds = PretrainDataset(load_split("synthetic", root, 1, split), method="ssl", plan=plan, size=cfg.size,
@@ -107,14 +110,16 @@ def probe(args) -> list[dict]:
             state = load_checkpoint(find_checkpoint(args.checkpoint))["model"]
             model.backbone.load_state_dict({k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")})
         backbone = model.backbone.eval()
-        for c1, augment in [(c1, a) for c1 in args.c1 for a in args.augment]:
-            train = tuple_features(backbone, args.data, "train", c1, augment, args.seed, args.train_epochs)
-            test = tuple_features(backbone, args.data, "test", c1, augment, args.seed + 1, 2)
+        for c1, augment, sp in [(c1, a, sp) for c1 in args.c1 for a in args.augment for sp in args.speeds]:
+            speeds = tuple(int(x) for x in sp.split(","))
+            train = tuple_features(backbone, args.data, "train", c1, augment, speeds, args.seed, args.train_epochs)
+            test = tuple_features(backbone, args.data, "test", c1, augment, speeds, args.seed + 1, 2)
             mu, sd = train[0].mean((0, 1)), train[0].std((0, 1)) + 1e-6
             standard = ((train[0] - mu) / sd, train[1]), ((test[0] - mu) / sd, test[1])
             for steps in args.steps:
                 for feats, (tr, te) in (("plain", (train, test)), ("standardised", standard)):
-                    row = dict(backbone=name, c1=c1, augment=augment, features=feats, steps=steps,
+                    row = dict(backbone=name, c1=c1, augment=augment, speeds=sp.replace(",", "/"), features=feats,
+                               steps=steps,
                                n_train=len(tr[1]), n_test=len(te[1]), **fit_head(tr, te, steps, args.seed))
                     print(json.dumps(row), flush=True)
                     rows.append(row)
@@ -124,15 +129,16 @@ def probe(args) -> list[dict]:
 def table(rows: list[dict], machine: str, checkpoint: str, command: str) -> str:
     lines = ["## Can the SSL head read speed from frozen features? (`bench/ssl_head_probe.py`)", "",
              f"{machine}. Backbones frozen (eval mode): the seed's random init and `{checkpoint}` (a course STCLR "
-             "run, 240 steps, the paper's plain SSL head). SSL tuples of raw frames (8 × 32 × 32, speeds of the course "
-             "preset; augmentation of the tuple clips as named, `ssl` being Sec. 4.2.1's list), "
+             "run, 240 steps, the paper's plain SSL head). SSL tuples of raw frames (8 × 32 × 32; speeds and "
+             "augmentation of the tuple clips as named, `ssl` being Sec. 4.2.1's list), "
              f"{rows[0]['n_train']} from train videos to fit a fresh SSL head (Adam 5e-3, "
              f"dropout 0.5, 16 tuples per step), {rows[0]['n_test']} from test videos to score it. Chance: 25 %, "
              "loss log 4 = 1.386.", "",
-             "| backbone | C1 | augmentation | head input | steps | held-out acc % | held-out loss |", "|---|---|---|---|---|---|---|"]
+             "| backbone | C1 | augmentation | speeds | head input | steps | held-out acc % | held-out loss |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['backbone']} | {r['c1']:g} | {r['augment']} | {r['features']} | {r['steps']} | {r['acc']:.1f} | "
-                     f"{r['loss']:.3f} |")
+        lines.append(f"| {r['backbone']} | {r['c1']:g} | {r['augment']} | {r.get('speeds', '')} | {r['features']} | "
+                     f"{r['steps']} | {r['acc']:.1f} | {r['loss']:.3f} |")
     lines += ["", f"Written by `{command}`."]
     return "\n".join(lines)
 

@@ -201,8 +201,9 @@ class SSLHead(nn.Module):
     ``norm=True`` first standardises each feature dimension over the batch's ``B * 3`` clips (``BatchNorm1d``
     without affine parameters, as MAE's linear probe does; not in the paper, which names no normalisation).
     Why: pooled post-ReLU features share a large positive mean, and the speed a tuple asks about is a small
-    difference on top of it; on the raw features the head stayed at log 4 for 2,000 steps on frozen features
-    that, standardised, it read at 49 % held-out accuracy in 240 (docs/benchmarks.md, "ssl_head_probe").
+    difference on top of it. On frozen features of a course STCLR backbone (speeds 1/2/4) the plain head stayed at
+    chance where standardised features gave it 29-32 % (docs/benchmarks.md, "ssl_head_probe"); inside STCLR the
+    course preset with the plain head missed the L_SSL bar on seed 0 ("ssl_causes").
     """
 
     def __init__(self, feat_dim: int = 512, hidden: int = 512, dropout: float = 0.5, num_classes: int = 4,

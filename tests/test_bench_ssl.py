@@ -54,5 +54,5 @@ def test_ssl_head_probe_fit_and_table():
     rows = [dict(backbone="random init", c1=0.6, augment="light", features=f, steps=240, n_train=2560, n_test=512,
                  acc=a, loss=l) for f, a, l in (("plain", 25.0, 1.386), ("standardised", 40.1, 1.3))]
     md = probe.table(rows, "machine", "run-s0", "python bench/ssl_head_probe.py --checkpoint x")
-    assert "| random init | 0.6 | light | standardised | 240 | 40.1 | 1.300 |" in md
+    assert "| random init | 0.6 | light |  | standardised | 240 | 40.1 | 1.300 |" in md  # rows without speeds: blank
     assert "2560 from train videos" in md and f"{math.log(4):.3f}" in md

@@ -517,8 +517,8 @@ changes of the three clips add differences that have nothing to do with speed, a
 head's evidence at each step; both make the learned features more robust in a long run, and both slow down the
 first few hundred steps. The package applies `"ssl"` augmentation to SSL clips by default
 (`PretrainDataset(ssl_augment=None)` with a named `augment`), as the paper does; the course's STCLR preset uses
-the light set instead, because a crop of 30 % of the frame changes a clip's apparent speed by up to 1.8×
-(`docs/benchmarks.md`, "ssl_head_probe").
+the light set instead: a crop of 30 % of the frame changes a clip's apparent speed by up to 1.8×, and on frozen
+features the pretext's held-out accuracy dropped with Sec. 4.2.1's set (`docs/benchmarks.md`, "ssl_head_probe").
 </details>
 
 **Exercise 4.** Compute the theoretical label distribution for $C_2 = 0.5$ and check it with 4000 sampled

@@ -299,13 +299,14 @@ nb.md(
     in the method (notebooks 03–04). The pretext loss must drop below $\\log 4 \\approx 1.39$ to mean anything. It
     starts *above* it — the fresh head guesses with confidence, and wrongly — and comes down once the backbone's
     features begin to carry speed (the second printed line gives its mean over the last 20 steps). Until issue 21
-    of this kit it never did inside STCLR: four things stood in its way, each measured on its own
-    (`docs/benchmarks.md`, "ssl_causes"): the head read pooled features whose shared positive mean hides the small
-    speed differences (the course's head standardises them first, `ssl_head_norm`); a fresh network's raw-frame
-    features carry no speed at all, so the tuple clips enter as frame differences (`ssl_input="diff"`, notebook 05)
-    without disturbing the BatchNorm statistics raw frames are evaluated with; Sec. 4.2.1's independent crops
-    change each clip's apparent speed by its zoom (the course uses the local clips' light set); and speeds 3×
-    apart (1/3/9) are easier to tell at 8 frames than 1/2/4. $K$, $C_1$, $C_2$ and Eq. 1 are the paper's.
+    of this kit it never did inside STCLR, and no single change made it learn (`docs/benchmarks.md`,
+    "ssl_causes", measures each). The course preset makes five together: a fresh network's raw-frame features carry
+    no speed at all, so the tuple clips enter as frame differences (`ssl_input="diff"`, notebook 05), without
+    disturbing the BatchNorm statistics raw frames are evaluated with; the head standardises the pooled features
+    first (`ssl_head_norm`: their shared positive mean hides the small speed differences); Sec. 4.2.1's independent
+    crops change each clip's apparent speed by its zoom, so the tuple clips get the local clips' light set; speeds
+    3× apart (1/3/9) are easier to tell at 8 frames than 1/2/4; and the head has no dropout (the paper's 0.5 is
+    meant for 499 epochs). $K$, $C_1$, $C_2$, one shared backbone and Eq. 1 are the paper's.
     If the local–local loss never leaves its plateau, look at the augmentation first: rerun with `augment="tclr"` (the paper's set) to
     see the failure notebook 02 explains. Every point is one
     optimiser step, one batch of 16 videos (`steps.jsonl` in the run folder; `metrics.jsonl` has the means per
