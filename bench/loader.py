@@ -40,6 +40,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine_line, write_section  # noqa: E402
 
+from stclr.cost import videos_read_per_epoch  # noqa: E402
 from stclr.data.loader import LoaderStats, PlannedBatchSampler, PretrainDataset, make_pretrain_loader  # noqa: E402
 from stclr.data.splits import VideoItem  # noqa: E402
 
@@ -212,10 +213,11 @@ def main(argv=None) -> None:
         "and whatever else the machine was doing (noisy here); the counters come from these runs. "
         "Simplified TCLR = 5 clips x 2 views per video; STCLR adds the 3-clip SSL tuple (13 clip-views). "
         "With the batch plan every video is opened and decoded once per epoch at any C1 (opened / N = 1), "
-        "where the paper's loader reads 2.0 / 2.8 / 4.0 N videos at C1 = 0 / 0.6 / 1 and its STCLR epoch "
-        "takes 1.99 / 3.11 / 3.92x Simplified TCLR's (Table 6, which also includes the GPU step). "
-        "Target: STCLR ÷ Simplified TCLR <= 1.35 (⚠ marks a miss). "
-        "(The paper's formula N + (1 - C1) N + 3 N C1 gives 3.2 N at C1 = 0.6.)",
+        "where the paper's loader reads "
+        + " / ".join(f"{videos_read_per_epoch(1, c1=c):.1f}" for c in (0.0, 0.6, 1.0))
+        + " N videos at C1 = 0 / 0.6 / 1 (N + (1 - C1) N + 3 N C1, `stclr.cost.videos_read_per_epoch`) and its STCLR "
+        "epoch takes 1.99 / 3.11 / 3.92x Simplified TCLR's (Table 6, which also includes the GPU step). "
+        "Target: STCLR ÷ Simplified TCLR <= 1.35 (⚠ marks a miss).",
         "",
         table(rows),
         "",

@@ -112,7 +112,7 @@ def videos_read_per_epoch(n: int, k: int = 3, c1: float = 0.6, plan: str = "pape
     raise ValueError(f"plan must be 'paper' or 'batch', got {plan!r}")
 
 
-# Table 6: one epoch on UCF-101 split 1 train (9538 videos), NVIDIA A40; epoch time in minutes, GPU memory GB.
+# Table 6: one epoch on UCF-101 split 1 train (9538 videos by the paper; the official list has 9537), NVIDIA A40; epoch time in minutes, GPU memory GB.
 TABLE6: list[dict] = [
     {"method": "TCLR", "c1": None, "epoch_min": 11.33, "gpu_gb": 46.69},
     {"method": "Simplified TCLR", "c1": None, "epoch_min": 11.06, "gpu_gb": 46.46},
