@@ -135,6 +135,7 @@ def one_job(kind: str, method: str, steps: int, seed: int, args) -> dict:
 
 def table(rows: list[dict], machine: str = "", finetune_epochs: int = 25, title: str = "") -> str:
     """The per-seed table of each budget, with 06's and 07's targets checked per seed."""
+    from stclr.benchdata import paired_differences
     from stclr.retrieval import bootstrap_gain_sd, paired_hits
 
     def key(r):
@@ -206,20 +207,15 @@ def table(rows: list[dict], machine: str = "", finetune_epochs: int = 25, title:
     if r_rand:
         lines[-1] += f" Random init's R@1 ranged {min(r_rand):.1f}–{max(r_rand):.1f} over {len(r_rand)} seeds."
     for n in steps_all:
-        pairs = paired_methods(rows, n, "stclr", "simplified_tclr")
-        if pairs:
-            d = [a - b for _, a, b in pairs]
-            sd = f" ± {statistics.stdev(d):.1f}" if len(d) > 1 else ""
-            lines += ["", f"STCLR − Simplified TCLR, R@1 at {n} steps, paired by seed: "
-                      + ", ".join(f"seed {s} {a - b:+.1f}" for s, a, b in pairs)
-                      + f"; mean {statistics.mean(d):+.1f}{sd} (STCLR ahead on {sum(x > 0 for x in d)} of {len(d)})."]
+        try:
+            p = paired_differences(rows, n, "stclr", "simplified_tclr")
+        except ValueError:  # no seed with both methods at this budget
+            continue
+        sd = f" ± {p['sd']:.1f}" if p["sd"] is not None else ""
+        lines += ["", f"STCLR − Simplified TCLR, R@1 at {n} steps, paired by seed: "
+                  + ", ".join(f"seed {s} {d:+.1f}" for s, d in p["diff"].items())
+                  + f"; mean {p['mean']:+.1f}{sd} (STCLR ahead on {p['a_ahead']} of {len(p['diff'])})."]
     return "\n".join(lines)
-
-
-def paired_methods(rows: list[dict], steps: int, a: str, b: str) -> list[tuple[int, float, float]]:
-    """``(seed, R@1 of a, R@1 of b)`` for every seed where both methods were pretrained for ``steps`` steps."""
-    r1 = {(r["method"], r["seed"]): r["R@1"] for r in rows if r["kind"] == "pretrain" and r["steps"] == steps}
-    return [(s, r1[(a, s)], r1[(b, s)]) for s in sorted({s for m, s in r1 if m == a}) if (b, s) in r1]
 
 
 def compact_rows(rows: list[dict]) -> list[dict]:
