@@ -20,6 +20,7 @@ naming the key (and suggesting close matches), so a typo never silently trains w
 
 from __future__ import annotations
 
+import collections.abc
 import copy
 import dataclasses
 import difflib
@@ -343,7 +344,7 @@ def preset(name: str, kind: str = "pretrain", **overrides: Any):
 _COURSE_DATA = {"dataset": "synthetic", "root": "data/synthetic", "num_workers": 0, "cache_mb": 1024.0}
 # The course runs on a laptop CPU in minutes: the tiny R3D (one block per stage, widths 8/16/32/64) on 8x32x32
 # clips takes ~190 clips/s fwd+bwd on one core, and the decoded synthetic set (~600 MB) stays in memory, so the
-# course's 240-step STCLR run (16 videos x 13 clip-views per step) sees ~50k clips in about 3 minutes. Skips "medium" (2..10) fit 8-frame clips
+# course's 320-step STCLR run (16 videos x 13 clip-views per step) sees ~67k clips in under 3 minutes. Skips "medium" (2..10) fit 8-frame clips
 # into the 96-frame synthetic videos; 8 frames at skip 6 span half a video (both phases of a two-phase class).
 _PRESETS: dict[str, dict[str, dict]] = {
     "paper": {"pretrain": {}, "finetune": {}, "retrieval": {}, "linear_probe": {}},
@@ -624,8 +625,15 @@ def _type_name(tp) -> str:
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 
+def coerce(value, tp, key: str):
+    """Check ``value`` against the annotation ``tp`` or raise a :class:`ConfigError` naming ``key``; returns the
+    value, converted in the few lossless cases (an int for a float, ``2.0`` for an int, YAML's ``"1e-3"`` string
+    for a float, a list for a tuple). The kit's one type checker: configs (``from_dict``) and batch recipes'
+    notebook parameters (``stclr.recipes.check_value``) both use it."""
+    return _coerce(value, tp, key)
+
+
 def _coerce(value, tp, key: str):
-    """Check ``value`` against the annotation ``tp`` (converting the few lossless cases) or raise naming ``key``."""
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
 
@@ -690,6 +698,22 @@ def _coerce(value, tp, key: str):
         if not isinstance(value, dict):
             raise bad("a mapping")
         return {_coerce(k, args[0], key): _coerce(v, args[1], f"{key}.{k}") for k, v in value.items()}
-    if tp is Any:
+    if origin is typing.Literal:
+        if value in args:
+            return value
+        raise bad("one of " + ", ".join(repr(a) for a in args))
+    if origin in (collections.abc.Sequence, set, frozenset) or tp in (list, tuple, set):
+        if not isinstance(value, (list, tuple)):
+            raise bad("a list")
+        return [_coerce(v, args[0], f"{key}[{i}]") for i, v in enumerate(value)] if args else list(value)
+    if origin is collections.abc.Mapping or tp is dict:
+        if not isinstance(value, dict):
+            raise bad("a mapping")
         return value
+    if tp is Any or tp is object:
+        return value
+    if tp is type(None):
+        if value is None:
+            return None
+        raise bad("None")
     raise ConfigError(f"{key}: unsupported annotation {tp!r}")

@@ -26,17 +26,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from stclr.batch import (
-    KERNEL_LOG,
-    METRICS_FILE,
-    describe_error,
-    execute_notebook,
-    flatten,
-    notebook_parameters,
-    read_json,
-    write_json_atomic,
-    write_text_atomic,
-)
+from stclr.batch import KERNEL_LOG, describe_error, execute_notebook, flatten
+from stclr.recipes import METRICS_FILE, notebook_parameters
+from stclr.fileio import read_json, write_json_atomic, write_text_atomic
 
 __all__ = [
     "NOTEBOOK_PATTERN",

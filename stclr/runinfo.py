@@ -8,13 +8,14 @@ import os
 import platform
 import random
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from stclr.fileio import read_jsonl, write_json_atomic, write_text_atomic  # noqa: F401 (re-exported)
 
 
 def resolve_device(pref: str = "auto", local_rank: int = 0) -> torch.device:
@@ -97,6 +98,15 @@ def to_device(x: torch.Tensor, device: torch.device, channels_last: bool = False
     return x
 
 
+def shown_path(path: str | Path, start: str | Path | None = None) -> str:
+    """``path`` as printed for a reader: relative to ``start`` (default: the working directory) when it lies within
+    two levels above it (``../runs/...`` from a notebook), else absolute. Printed outputs are stored in the
+    committed notebooks, so they must not carry the machine's own folders."""
+    p = Path(path).absolute()
+    rel = os.path.relpath(p, Path(start or os.getcwd()).absolute())
+    return rel if Path(rel).parts[:3].count("..") <= 2 else str(p)
+
+
 def run_dir_for(out_dir: str | Path, run_name: str) -> Path:
     return Path(out_dir) / run_name
 
@@ -152,23 +162,9 @@ def env_info(device: torch.device | None = None, world_size: int = 1, backend: s
     return info
 
 
-def write_text_atomic(path: str | Path, text: str) -> None:
-    """Write a text file atomically (temporary file beside it, then rename), so a reader never sees half a file.
-    The temporary name is unique to the process and thread: two runs side by side (notebook 08 pretrains in a
-    second process) may write the same shared cache file at once, and a shared temporary name would let one
-    rename the other's half-written file or fail to find its own."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def write_json(path: str | Path, obj: Any) -> None:
-    """Write JSON atomically (see :func:`write_text_atomic`)."""
-    write_text_atomic(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
+    """Write JSON atomically (``stclr.fileio``), numpy and torch values as plain numbers and lists."""
+    write_json_atomic(path, obj, default=_json_default)
 
 
 def _json_default(o):
@@ -213,6 +209,3 @@ class MetricsLog:
         return read_jsonl(self.path)
 
 
-def read_jsonl(path: str | Path) -> list[dict]:
-    p = Path(path)
-    return [json.loads(ln) for ln in p.read_text().splitlines() if ln.strip()] if p.exists() else []

@@ -15,26 +15,23 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stclr import batch
-from stclr.batch import (
-    GpuPool,
+from stclr import batch, recipes
+from stclr.batch import GpuPool, flatten, run_batch, write_summary
+from stclr.recipes import (
     NotebookParam,
     Point,
     RecipeError,
     check_value,
     expand_grid,
     expand_points,
-    flatten,
     load_recipe,
     notebook_parameters,
     params_hash,
     parse_overrides,
     point_name,
     recipe_from_dict,
-    run_batch,
     sanitize_name,
     validate_points,
-    write_summary,
 )
 
 FIXTURES = Path(__file__).parent / "nb_fixtures"
@@ -75,7 +72,7 @@ def test_point_names_are_readable_safe_and_unique():
         point_name({}, name_format="{nope}", params={"a": 1})
     assert sanitize_name("../a b/c") == "a-b-c"
     long_a, long_b = sanitize_name("x" * 300 + "a"), sanitize_name("x" * 300 + "b")
-    assert len(long_a) <= batch.MAX_NAME_LEN and long_a != long_b
+    assert len(long_a) <= recipes.MAX_NAME_LEN and long_a != long_b
 
 
 def test_expand_points_combines_runs_with_grid_and_applies_precedence():

@@ -169,3 +169,16 @@ def test_worker_count_from_the_cores(monkeypatch):
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(64)), raising=False)
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "1")
     assert DataConfig().workers() == 16
+
+
+def test_coerce_is_the_one_type_checker_for_configs_and_recipes():
+    import typing
+
+    from stclr.config import ConfigError, coerce
+
+    assert coerce(2.0, int, "k") == 2 and coerce("1e-3", float, "k") == 0.001 and coerce(3, int | float, "k") == 3
+    assert coerce("b", typing.Literal["a", "b"], "k") == "b" and coerce([1, 2], typing.Sequence[int], "k") == [1, 2]
+    assert coerce({"a": 1}, typing.Mapping[str, int], "k") == {"a": 1} and coerce(None, type(None), "k") is None
+    for value, tp in (("c", typing.Literal["a", "b"]), (True, int), ("x", list), (1, dict), (2.5, int)):
+        with pytest.raises(ConfigError, match="k"):
+            coerce(value, tp, "k")

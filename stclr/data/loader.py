@@ -59,7 +59,7 @@ from stclr import video as _video
 from stclr.augment import build_eval_transform, build_train_augment
 from stclr.config import config_hash, to_dict
 from stclr.plan import BatchPlan, PlanConfig, method_parts, plan_batch
-from stclr.runinfo import write_text_atomic
+from stclr.fileio import write_text_atomic
 from stclr.sampling import uniform_clips
 
 __all__ = [

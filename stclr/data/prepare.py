@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Sequence
 
 from stclr.data.splits import PREPARED_MARKER, SplitError, detect_dataset, load_split
+from stclr.fileio import write_text_atomic
 
 __all__ = [
     "ANNOTATION_SUFFIXES",
@@ -242,9 +243,7 @@ def _write_marker(dst: Path, settings: dict, report: PrepareReport, complete: bo
         "partial": report.partial,
         "note": "videos were transcoded to .mp4; split files keep their original names (load_split maps the suffix)",
     }
-    tmp = dst / f".{PREPARED_MARKER}{TMP_TAG}"
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, dst / PREPARED_MARKER)
+    write_text_atomic(dst / PREPARED_MARKER, json.dumps(data, indent=1))
 
 
 def _copy_if_changed(src: Path, dst: Path) -> bool:

@@ -49,6 +49,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from stclr.fileio import write_text_atomic
+
 __all__ = [
     "CLASS_LIBRARY",
     "DEFAULT_CLASSES",
@@ -603,7 +605,7 @@ def _prepare_root(root: Path, cfg: SynthConfig, overwrite: bool) -> None:
         raise FileExistsError(f"{root} has videos/ or splits/ but no {CONFIG_FILE}: not a synthetic dataset folder")
     root.mkdir(parents=True, exist_ok=True)
     if not cfg_path.is_file():
-        _atomic_write_text(cfg_path, json.dumps(record, indent=1, sort_keys=True))
+        write_text_atomic(cfg_path, json.dumps(record, indent=1, sort_keys=True))
 
 
 def dataset_status(root: str | Path, cfg: SynthConfig | None = None) -> str:
@@ -646,23 +648,16 @@ def _remove(paths: Sequence[Path]) -> None:
             p.unlink()
 
 
-def _atomic_write_text(path: Path, text: str, newline: str | None = None) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8", newline=newline) as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def _write_splits(root: Path, classes: list[str], specs: list[VideoSpec]) -> None:
     """classInd.txt, trainlist01.txt, testlist01.txt exactly in UCF-101's format (CRLF line endings)."""
     d = root / "splits"
     d.mkdir(parents=True, exist_ok=True)
     crlf = "\r\n"
-    _atomic_write_text(d / "classInd.txt", "".join(f"{i + 1} {c}{crlf}" for i, c in enumerate(classes)), newline="")
+    write_text_atomic(d / "classInd.txt", "".join(f"{i + 1} {c}{crlf}" for i, c in enumerate(classes)), newline="")
     train = "".join(f"{s.path} {s.label + 1}{crlf}" for s in specs if s.subset == "train")
     test = "".join(f"{s.path}{crlf}" for s in specs if s.subset == "test")
-    _atomic_write_text(d / "trainlist01.txt", train, newline="")
-    _atomic_write_text(d / "testlist01.txt", test, newline="")
+    write_text_atomic(d / "trainlist01.txt", train, newline="")
+    write_text_atomic(d / "testlist01.txt", test, newline="")
 
 
 def _make_one(args) -> tuple[str, str]:
@@ -753,7 +748,7 @@ def make_synthetic_dataset(
         bar.close()
         _write_meta(root, cfg, specs, hashes)
     _write_splits(root, classes, specs)
-    _atomic_write_text(root / COMPLETE_FILE, f"{len(specs)} videos\n")
+    write_text_atomic(root / COMPLETE_FILE, f"{len(specs)} videos\n")
     return summary(len(jobs), len(specs) - len(jobs))
 
 
@@ -792,7 +787,7 @@ def _write_meta(root: Path, cfg: SynthConfig, specs: list[VideoSpec], hashes: di
             for s in specs
         ],
     }
-    _atomic_write_text(root / META_FILE, json.dumps(meta, indent=1))
+    write_text_atomic(root / META_FILE, json.dumps(meta, indent=1))
 
 
 def load_meta(root: str | Path) -> dict[str, Any]:
