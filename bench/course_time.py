@@ -82,9 +82,21 @@ def section(summary: dict, machine: str, load: tuple[float, float] | None = None
     return "\n".join(lines) + "\n"
 
 
+def rows(summary: dict, machine: str, load: tuple[float, float] | None = None) -> list[dict]:
+    """The rows behind the section (``docs/data/course_time.json``, what prose quotes through ``stclr.quotes``):
+    one per notebook (seconds, status) and a ``total`` (seconds, dataset seconds, machine, load)."""
+    out = [{"kind": "notebook", "notebook": nb["notebook"].removesuffix(".ipynb"), "status": nb["status"],
+            "seconds": round(float(nb["seconds"]), 1)} for nb in summary["notebooks"]]
+    out.append({"kind": "total", "seconds": round(float(summary["seconds"]), 1),
+                "dataset_seconds": round(float(summary["dataset"]["seconds"]), 1),
+                "dataset_status": summary["dataset"]["status"], "ok": bool(summary["ok"]), "machine": machine,
+                "load": [round(x, 2) for x in load] if load else None})
+    return out
+
+
 def main(argv=None) -> str:
     args = parse_args(argv)
-    from _report import machine_line, write_section
+    from _report import machine_line, write_data, write_section
 
     if args.summary:
         summary, load = json.loads(args.summary.read_text()), None
@@ -94,6 +106,8 @@ def main(argv=None) -> str:
     print(md)
     if not args.no_write:
         write_section("course_time", md, args.out_md)
+        if args.out_md is None:  # the rows go beside docs/benchmarks.md's section, not beside a scratch file
+            write_data("course_time", rows(summary, machine_line(), load))
     return md
 
 

@@ -171,10 +171,11 @@ def table(rows: list[dict], machine: str = "", finetune_epochs: int = 25, title:
             if a is None:
                 continue
             gain = r["R@1"] - a["R@1"]
-            sd = bootstrap_gain_sd(*paired_hits(a["hits"], r["hits"]))
+            # rows merged from docs/data (compact, without per-query hits) have no bootstrap sd
+            sd = bootstrap_gain_sd(*paired_hits(a["hits"], r["hits"])) if "hits" in a and "hits" in r else None
             ok = gain >= TARGET_06
             met06, n06 = met06 + ok, n06 + 1
-            cells = [str(n), str(s), f"{a['R@1']:.1f}", f"{r['R@1']:.1f}", f"{gain:+.1f} ± {sd:.1f}",
+            cells = [str(n), str(s), f"{a['R@1']:.1f}", f"{r['R@1']:.1f}", f"{gain:+.1f} ± {sd:.1f}" if sd is not None else f"{gain:+.1f}",
                      "yes" if ok else "**no**", str(r.get("sll_exit") or "–")]
             if has_ssl:
                 cells.append(f"{r['ssl_last20']:.3f}" if r.get("ssl_last20") is not None else "–")

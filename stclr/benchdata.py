@@ -14,9 +14,12 @@ import statistics
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-__all__ = ["DATA_DIR", "lesson_summary", "load_rows", "paired_differences"]
+__all__ = ["COURSE_STEPS", "DATA_DIR", "lesson_summary", "load_rows", "paired_differences"]
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "docs" / "data"
+# Notebook 06's default budget (optimiser steps; 07 and 08 pretrain as long): the lessons quoted in prose and the
+# README are read at this budget. tests/test_quotes.py checks the notebooks' parameters say the same.
+COURSE_STEPS = 240
 TARGET_06 = 15.0  # notebook 06's lesson: STCLR R@1 >= random init + 15 points
 SSL_BAR = 0.9 * math.log(4)  # L_SSL has left its uniform guess (log 4) when its last-20-step mean is below this
 
@@ -38,7 +41,9 @@ def lesson_summary(rows: Sequence[Mapping[str, Any]], steps: int, seeds: Sequenc
     """What ``bench/lesson_steps.py``'s rows say about notebook 06's lessons at ``steps`` (optionally on ``seeds``).
 
     Returns ``seeds``, per-seed ``random`` and ``stclr`` R@1 and ``gain``, ``met`` (seeds with gain >= +15),
-    ``ssl_last20`` and ``ssl_met`` (seeds whose L_SSL left log 4), and ``text``: one line per fact, for printing.
+    ``ssl_last20`` and ``ssl_met`` (seeds whose L_SSL left log 4), ``sll_exit`` (seed -> the step at which L_SLL
+    left its plateau, ``bench/lesson_steps.py``'s ``sll_exit``; None: it never did) and ``sll_met`` (seeds where it
+    did), and ``text``: one line per fact, for printing.
     """
     rand = {r["seed"]: r["R@1"] for r in rows if r["kind"] == "random"}
     runs = {r["seed"]: r for r in rows if r["kind"] == "pretrain" and r["method"] == "stclr" and r["steps"] == steps}
@@ -51,7 +56,9 @@ def lesson_summary(rows: Sequence[Mapping[str, Any]], steps: int, seeds: Sequenc
         "seeds": use, "random": {s: rand[s] for s in use}, "stclr": {s: runs[s]["R@1"] for s in use}, "gain": gain,
         "met": [s for s in use if gain[s] >= TARGET_06], "ssl_last20": ssl,
         "ssl_met": [s for s in ssl if ssl[s] < SSL_BAR],
+        "sll_exit": {s: runs[s].get("sll_exit") for s in use if "sll_exit" in runs[s]},
     }
+    out["sll_met"] = [s for s, step in out["sll_exit"].items() if step is not None]
     lines = [f"seeds {use[0]}-{use[-1]} ({len(use)}), {steps} steps:",
              f"  R@1 random init {_span(list(out['random'].values()))}, STCLR {_span(list(out['stclr'].values()))}; "
              f"gain {_span(list(gain.values()), '{:+.1f}')} (mean {statistics.mean(gain.values()):+.1f})",
@@ -90,7 +97,7 @@ def paired_differences(rows: Sequence[Mapping[str, Any]], steps: int, a: str = "
 README_BEGIN, README_END = "<!-- BEGIN lessons (generated from docs/data/lesson_steps.json) -->", "<!-- END lessons -->"
 
 
-def readme_lessons(rows: Sequence[Mapping[str, Any]], steps: int = 240) -> str:
+def readme_lessons(rows: Sequence[Mapping[str, Any]], steps: int = COURSE_STEPS) -> str:
     """The README's table of what notebooks 06-08 show over seeds, written from ``bench/lesson_steps.py``'s rows
     (``docs/data/lesson_steps.json``), so the README cannot quote a number its data do not hold."""
     every = lesson_summary(rows, steps)
@@ -101,6 +108,11 @@ def readme_lessons(rows: Sequence[Mapping[str, Any]], steps: int = 240) -> str:
     lines.append(f"| 06: the speed pretext learns inside STCLR (L_SSL, mean of the last 20 of {steps} steps) | "
                  f"< 0.9 × log 4 = {SSL_BAR:.3f} | {len(first['ssl_met'])} of {n5} | {len(every['ssl_met'])} of {n} "
                  f"({_span(list(ssl.values()), '{:.3f}')}) |")
+    if every["sll_exit"]:
+        exits = [e for e in every["sll_exit"].values() if e is not None]
+        lines.append(f"| 06: L_SLL leaves its plateau (5-step mean < 0.9 × its uniform guess) | within the run | "
+                     f"{len(first['sll_met'])} of {len(first['sll_exit'])} | {len(every['sll_met'])} of "
+                     f"{len(every['sll_exit'])}" + (f" (at steps {min(exits)}–{max(exits)})" if exits else "") + " |")
     lines.append(f"| 06: STCLR beats random init (retrieval R@1) | ≥ +{TARGET_06:g} points | {len(first['met'])} of {n5} "
                  f"| {len(every['met'])} of {n} (gains {_span(list(every['gain'].values()), '{:+.1f}')}; R@1 random init "
                  f"{_span(list(every['random'].values()))}, STCLR {_span(list(every['stclr'].values()))}) |")
@@ -122,11 +134,11 @@ def readme_lessons(rows: Sequence[Mapping[str, Any]], steps: int = 240) -> str:
     return "\n".join(lines)
 
 
-def readme_block(rows: Sequence[Mapping[str, Any]], steps: int = 240) -> str:
+def readme_block(rows: Sequence[Mapping[str, Any]], steps: int = COURSE_STEPS) -> str:
     return f"{README_BEGIN}\n{readme_lessons(rows, steps)}\n{README_END}"
 
 
-def write_readme_block(readme: str | Path, rows: Sequence[Mapping[str, Any]], steps: int = 240) -> None:
+def write_readme_block(readme: str | Path, rows: Sequence[Mapping[str, Any]], steps: int = COURSE_STEPS) -> None:
     """Replace the generated block of ``readme`` (between :data:`README_BEGIN` and :data:`README_END`)."""
     path = Path(readme)
     text = path.read_text()

@@ -16,8 +16,8 @@ def _rows():
     ssl = {0: 1.10, 1: 1.30, 2: 1.2476}
     simple = {0: 40.0, 1: 46.0, 2: 50.0}
     rows = [{"kind": "random", "method": "random", "steps": 0, "seed": s, "R@1": v} for s, v in rand.items()]
-    rows += [{"kind": "pretrain", "method": "stclr", "steps": 240, "seed": s, "R@1": v, "ssl_last20": ssl[s]}
-             for s, v in stclr.items()]
+    rows += [{"kind": "pretrain", "method": "stclr", "steps": 240, "seed": s, "R@1": v, "ssl_last20": ssl[s],
+              "sll_exit": {0: 31, 1: None, 2: 19}[s]} for s, v in stclr.items()]
     rows += [{"kind": "pretrain", "method": "stclr", "steps": 160, "seed": 0, "R@1": 99.0}]
     rows += [{"kind": "pretrain", "method": "simplified_tclr", "steps": 240, "seed": s, "R@1": v} for s, v in simple.items()]
     return rows
@@ -28,6 +28,7 @@ def test_lesson_summary_by_hand():
     assert got["seeds"] == [0, 1, 2] and got["gain"] == {0: 20.0, 1: 14.0, 2: 15.5}
     assert got["met"] == [0, 2]  # +14.0 misses +15
     assert got["ssl_met"] == [0, 2]  # 0.9 x log 4 = 1.24766: 1.2476 is below it, 1.30 is not
+    assert got["sll_exit"] == {0: 31, 1: None, 2: 19} and got["sll_met"] == [0, 2]
     assert "gain >= +15 on 2 of 3 seeds (missed: seed 1 +14.0)" in got["text"]
     assert "R@1 random init 25.0–35.0, STCLR 44.0–50.5; gain +14.0–+20.0 (mean +16.5)" in got["text"]
     assert f"(log 4 = {math.log(4):.3f}); below 1.248 on 2 of 3 seeds" in got["text"]
@@ -60,17 +61,18 @@ def test_readme_lessons_by_hand(tmp_path):
     rows = _rows()
     rows[0]["finetune_video_acc"] = 40.0  # seed 0: random init fine-tunes to 40 %, STCLR's checkpoint to 52 %
     rows[3]["finetune_video_acc"] = 52.0
-    md = readme_lessons(rows)
+    md = readme_lessons(rows, 240)
     assert "| 2 of 3 | 2 of 3 (1.100–1.300) |" in md  # L_SSL bar met on seeds 0 and 2
+    assert "| within the run | 2 of 3 | 2 of 3 (at steps 19–31) |" in md  # seed 1's L_SLL never left its plateau
     assert "(gains +14.0–+20.0; R@1 random init 25.0–35.0, STCLR 44.0–50.5) |" in md
     assert "| 1 of 1 (gains +12.0–+12.0) |" in md and "+1.2 ± 3.5, STCLR ahead on 2 of 3" in md
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{README_BEGIN}\nold\n{README_END}\nrest\n")
-    write_readme_block(readme, rows)
+    write_readme_block(readme, rows, 240)
     assert readme.read_text() == f"intro\n{README_BEGIN}\n{md}\n{README_END}\nrest\n"
     readme.write_text("no block")
     with pytest.raises(ValueError, match="no generated lessons block"):
-        write_readme_block(readme, rows)
+        write_readme_block(readme, rows, 240)
 
 
 def test_the_readme_quotes_the_recorded_lessons():

@@ -7,6 +7,8 @@ every runner relies on (``stclr batch``, ``stclr course``, papermill).
 
 from __future__ import annotations
 
+import re
+
 import json
 import subprocess
 import sys
@@ -35,9 +37,12 @@ def test_committed_notebooks_match_their_sources(tmp_path):
         assert _load(built) == _load(nb), f"{nb.name} is stale: run python notebooks/src/build.py"
 
 
+MACHINE_PATH = re.compile(r"(?<![\w.])/(?:home|work|root|tmp|Users|var|mnt|opt)/[\w.-]+")
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_shape(path):
-    from stclr.batch import notebook_parameters
+    from stclr.recipes import notebook_parameters
 
     nb = _load(path)
     assert nb["metadata"]["kernelspec"]["name"] == "python3"
@@ -51,6 +56,10 @@ def test_notebook_shape(path):
             assert o["output_type"] != "error", f"{path.name}: a recorded cell failed: {o.get('ename')}"
             assert not (o["output_type"] == "stream" and o["name"] == "stderr"), f"{path.name}: stderr stored"
             assert "application/vnd.jupyter.widget-view+json" not in o.get("data", {}), f"{path.name}: widget view stored"
+            # printed paths are relative (stclr.runinfo.shown_path): the recording machine's folders mean nothing
+            text = "".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", "")) \
+                + "".join(o.get("data", {}).get("text/markdown", ""))
+            assert not MACHINE_PATH.search(text), f"{path.name}: a machine's path stored: {MACHINE_PATH.search(text)[0]}"
     checked = [c for c in nb["cells"] if "".join(c["source"]).startswith("# NBVAL_CHECK_OUTPUT")]
     assert checked, "a few deterministic cells should be checked by nbval"
     assert all(c.get("outputs") for c in checked), "checked cells need recorded outputs: make record"

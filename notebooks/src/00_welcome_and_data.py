@@ -30,7 +30,7 @@ nb.md(
 
     | compute | with the defaults |
     |---|---|
-    | CPU (laptop, 2 cores) | about 20 s, plus 30–50 s once to generate the dataset |
+    | CPU (laptop, 2 cores) | {{course.00_s}} s in `make course` on 2 cores, plus {{course.dataset_s}} s once to generate the dataset (`docs/benchmarks.md`, "make course end to end") |
     | GPU | not used: nothing is trained here (full-scale settings are the same) |
     | disk | a few MB (`data/synthetic`) plus a few temporary files |
     """
@@ -93,7 +93,7 @@ nb.md(
 
     The kit ships no videos; it *generates* its default dataset with `make_synthetic_dataset` (deterministic by
     seed, resumable). The cell below generates it only when `data_root` holds no complete dataset yet
-    (30–50 s on a laptop, once); otherwise it just reads the dataset's `meta.json`.
+    ({{course.dataset_s}} s on 2 cores, once); otherwise it just reads the dataset's `meta.json`.
     """
 )
 

@@ -26,7 +26,7 @@ nb.md(
 
     | compute | with the defaults |
     |---|---|
-    | CPU (laptop, 2 cores) | about 10 s (plus 30–50 s once if the dataset must be generated) |
+    | CPU (laptop, 2 cores) | {{course.02_s}} s in `make course` on 2 cores (plus {{course.dataset_s}} s once if the dataset must be generated) |
     | GPU | not used (the training loop augments on the CPU, in the data loader) |
     | disk | the synthetic dataset (a few MB) and a few PNGs in `out_dir` |
     """

@@ -22,7 +22,7 @@ temporal losses (notebooks 04 and 05).
 - what the temperature does to the loss and to where its gradient pushes (the hardest negatives);
 - why a low instance-contrastive loss does not mean the features encode motion.
 
-> **Compute** · CPU with the defaults: about 10 s · GPU: not needed (everything is a few small tensors) ·
+> **Compute** · CPU with the defaults: {{course.03_s}} s in `make course` on 2 cores · GPU: not needed (everything is a few small tensors) ·
 > disk: a `metrics.json` of a few hundred bytes in `out_dir`.
 """)
 
@@ -267,6 +267,7 @@ def hardest_share(t):
 
 share = [hardest_share(float(t)) for t in taus]
 print(f"loss at tau = 0.01: {curve[0]:.3f}   at tau = {taus[-1]:.2f}: {curve[-1]:.3f}")
+print(f"row G3 of the matrix: G'4 {cos[2, B + 3]:.2f}, G4 {cos[2, 3]:.2f}, its positive G'3 {cos[2, B + 2]:.2f}")
 """)
 
 nb.code("""

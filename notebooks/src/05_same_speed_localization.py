@@ -20,8 +20,8 @@ synthetic dataset to watch the loss fall and the accuracy rise above chance.
 - the SSL head (Fig. 4): pairwise concatenation, a shared layer, a 4-way classifier, cross-entropy;
 - why a fresh network struggles with the pretext at first, and how to give a short run a fair start.
 
-> **Compute** · CPU with the defaults: the short run is 160 optimiser steps (10 epochs of 16 steps), about a
-> minute in all on 2 laptop cores (about 25 s more the first time, to generate the synthetic dataset);
+> **Compute** · CPU with the defaults: the short run is 160 optimiser steps (10 epochs of 16 steps), {{course.05_s}} s
+> in all in `make course` on 2 cores ({{course.dataset_s}} s more the first time, to generate the synthetic dataset);
 > `quick = True` trains 6 epochs instead of 10 · GPU: seconds; the paper's
 > SSL-only pretraining (Sec. 4.2.1: R3D-18, 16 × 128 × 128, 499 epochs) needs one · disk: the synthetic dataset
 > (a few MB), a 2 MB checkpoint and a small `metrics.json` in `out_dir`.

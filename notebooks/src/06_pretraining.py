@@ -12,7 +12,7 @@ nb.md(
     together and **pretrains a network with the kit's engine** (`stclr.train.run_pretrain`), the same code
     that `stclr pretrain` and `torchrun` run at full scale. We configure a run, look at what it costs, train it
     for a fixed number of optimiser steps, read its loss curves, and ask the only question that matters about
-    self-supervised features: are they better than random ones? With the defaults the run is 240 optimiser steps
+    self-supervised features: are they better than random ones? With the defaults the run is {{lessons.steps}} optimiser steps
     of a tiny network on a laptop CPU; the same notebook, given the parameters listed in section 6, pretrains
     R3D-18 on UCF-101. The budget is counted in steps, not seconds, so the same seed gives the same numbers on a
     fast or a slow machine.
@@ -29,7 +29,7 @@ nb.md(
 
     | compute | with the defaults | full scale (section 6) |
     |---|---|---|
-    | time | about 2 min on 2 laptop cores (240 optimiser steps and two retrievals over 512 videos: 1.95 min for seed 0 in `make course` on 2 cores, 105 s of it training; `docs/benchmarks.md`, "make course end to end"); ~30 s with `quick=True` | ≈ 34 min per epoch on one A40 (paper, Table 6); 400 epochs ≈ 9 days |
+    | time | {{course.06_min}} min in `make course` on 2 cores ({{lessons.steps}} optimiser steps and two retrievals over 512 videos, seed 0; `docs/benchmarks.md`, "make course end to end"); much less with `quick=True` | 34.36 min per epoch on one A40 (paper, Table 6, STCLR at $C_1 = 0.6$); 400 epochs ≈ 9.5 days |
     | disk | about 1 MB per checkpoint (tiny R3D) | ≈ 400 MB per checkpoint (R3D-18 + Adam state) |
     """
 )
@@ -86,8 +86,8 @@ nb.params(
     lr: float = 0.005  # peak learning rate (the paper: 1e-3 with Adam; the tiny net learns faster at 5e-3)
     c1: float = 0.6  # probability that an SSL tuple's 3 clips come from 3 different videos
     scheduler: str = "cosine"  # learning-rate schedule: cosine (to 0 at the last step), none, plateau (the paper) or onecycle
-    steps: int = 240  # optimiser steps in all, the budget (the same result on every machine); 0: all the epochs
-    epochs: int = 20  # passes through the train list at most (16 steps each here: steps ends the course's run first)
+    steps: int = 320  # optimiser steps in all, the budget (the same result on every machine); 0: all the epochs
+    epochs: int = 20  # passes through the train list at most (16 steps each here: 20 epochs are the 320 steps)
     max_steps_per_epoch: int = 0  # cap on the steps of an epoch; 0: the whole train list
     time_budget_s: float = 0.0  # optional wall-clock limit in seconds; 0: none (steps make results machine-independent)
     augment: str = ""  # local-clip augmentation: empty for the preset's (course: light, paper: tclr), or light, tclr, none
@@ -122,7 +122,7 @@ nb.md(
     ## 1. The data
 
     Pretraining reads only the **train list** of the split, and no labels. When `data_root` holds no dataset,
-    the synthetic one is generated first (30–50 s, once; notebook 00 shows what is in it).
+    the synthetic one is generated first ({{course.dataset_s}} s on 2 cores, once; notebook 00 shows what is in it).
     """
 )
 
@@ -211,7 +211,7 @@ nb.md(
     ## 3. Training
 
     `run_pretrain(cfg)` trains and returns the run folder. It stops after `max_steps` optimiser steps (the
-    notebook's `steps`; 240 here, 15 passes through the 256 train videos), when `epochs` are done, or, when one
+    notebook's `steps`; 320 here: 20 passes of 16 steps through the 256 train videos), when `epochs` are done, or, when one
     is set, when the wall-clock `time_budget_s` is spent (after writing a checkpoint, so
     the run can be resumed; handy on a shared GPU, but a result then depends on the machine's speed). This cell
     reuses a finished run with the same settings, resumes an unfinished one (a kernel restart mid-run loses at
@@ -403,7 +403,7 @@ nb.md(
     | `augment` (empty: the preset's) | `light` | `tclr` | `tclr` | – | `tclr` |
     | `arch`, `clip_len`, `size` | `r3d_tiny`, 8, 32 | `r3d_18`, 16, 112 | `r3d_18`, 16, 112 | `r3d_18`, 16, 128 | `r3d_18`, 16, 112 |
     | `batch_size`, `lr`, `scheduler` | 16, 5e-3, `cosine` | 38, 1e-3, `plateau` | 38, 1e-3, `plateau` | 24, 1e-2, `onecycle` | 38, 1e-3, `plateau` |
-    | `steps`, `epochs`, `time_budget_s` | 240, 20, 0 | 0, 400, 0 | 0, 400, 0 | 0, 499, 0 | 0, 300, 0 |
+    | `steps`, `epochs`, `time_budget_s` | 320, 20, 0 | 0, 400, 0 | 0, 400, 0 | 0, 499, 0 | 0, 300, 0 |
     | `num_workers` | 1 | 8 | 8 | 8 | 8 |
     | `retrieval_clips`, `retrieval_skip` | 10, 4 | 10, 3 | 10, 3 | 10, 3 | 10, 3 |
 
@@ -597,7 +597,7 @@ nb.md(
     total = 9537 * 13 * x
     print(f"{total / 1e15:.1f} PFLOPs, {total / 100e12 / 60:.1f} min at 100 TFLOP/s")
     ```
-    About 30 PFLOPs, 5 minutes of pure compute: the paper's 34 minutes per epoch (Table 6) are dominated by
+    About 30 PFLOPs, 5 minutes of pure compute: the paper's 34.36 minutes per epoch (Table 6) are dominated by
     reading and decoding video (Sec. 4.2.4) — the reason for the kit's one-decode-per-video batch plan.
     </details>
 

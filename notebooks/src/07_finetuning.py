@@ -25,7 +25,7 @@ nb.md(
 
     | compute | with the defaults | full scale (section 6) |
     |---|---|---|
-    | time | about 1 min on 2 laptop cores (2 × 25 epochs of 16 steps and two evaluations on 256 test videos: 0.9 min for seed 0 in `make course` on 2 cores, 23 s per run; plus about 2 min of pretraining when notebook 06's checkpoint is not there; ~30 s with `quick=True`) | 460 epochs of UCF-101 split 1 on one GPU: about a day |
+    | time | {{course.07_min}} min in `make course` on 2 cores (2 × 25 epochs of 16 steps and two evaluations on 256 test videos, seed 0; `docs/benchmarks.md`); plus about notebook 06's time when its checkpoint is not there; much less with `quick=True` | 460 epochs of UCF-101 split 1 on one GPU: about a day |
     | disk | a few MB | ≈ 130 MB per fine-tuning checkpoint (R3D-18 + SGD state) |
     """
 )
@@ -45,7 +45,7 @@ nb.code(
     from stclr.data.synthetic import ensure_synthetic_dataset
     from stclr.finetune import multi_crop, run_finetune
     from stclr.retrieval import resolve_arch
-    from stclr.runinfo import resolve_device, seed_everything, write_json
+    from stclr.runinfo import resolve_device, seed_everything, shown_path, write_json
     from stclr.train import run_pretrain
     from stclr.viz import results as vr
 
@@ -69,7 +69,7 @@ nb.params(
     course_dir: str = "../runs/notebooks"  # where notebook 06 wrote its output (its default): its checkpoint is reused when present
     checkpoint_path: str = ""  # a pretraining run folder or .pt (or a notebook-06 output folder); empty: see section 2
     pretrain_method: str = "stclr"  # method of the brief pretraining done here when there is no checkpoint
-    pretrain_steps: int = 240  # optimiser steps of that brief pretraining (notebook 06's default)
+    pretrain_steps: int = 320  # optimiser steps of that brief pretraining (notebook 06's default)
     preset_name: str = "course"  # settings not listed here: course or paper
     arch: str = "r3d_tiny"  # backbone of the brief pretraining (a given checkpoint brings its own)
     clip_len: int = 8  # frames per clip (the paper: 16)
@@ -143,7 +143,7 @@ nb.code(
         ckpt, source = run_06, "notebook 06 (course)"
     else:
         ckpt, source = None, "pretrained here"
-    print(source, ckpt)
+    print(source, shown_path(ckpt) if ckpt is not None else '')
     """
 )
 
@@ -290,7 +290,8 @@ nb.code(
         recorded = load_rows("lesson_steps")
         base = {r["seed"]: r.get("finetune_video_acc") for r in recorded if r["kind"] == "random"}
         for r in sorted((r for r in recorded if r["kind"] == "pretrain" and r["method"] == "stclr"
-                         and r.get("finetune_video_acc") is not None), key=lambda r: r["seed"]):
+                         and r["steps"] == pretrain_steps and r.get("finetune_video_acc") is not None),
+                        key=lambda r: r["seed"]):
             a, b = base[r["seed"]], r["finetune_video_acc"]
             print(f"seed {r['seed']}: random init {a:5.1f} %   STCLR checkpoint ({r['steps']} steps) {b:5.1f} %   "
                   f"gain {b - a:+5.1f}")

@@ -25,7 +25,7 @@ nb.md(
 
     | compute | with the defaults | full scale (section 6) |
     |---|---|---|
-    | time | about 2 min on 2 laptop cores in the course (Simplified TCLR and SSL-only pretrained here for 240 steps each, side by side on the two cores; STCLR and its features reused from notebook 06; 2 new retrievals over 512 videos): 1.9 min for seed 0 in `make course` on 2 cores (`docs/benchmarks.md`); a busy machine takes longer, with the same numbers; about 2 min more alone (STCLR trained here too); ~30 s with `quick=True` | features of 13,320 UCF-101 videos × 10 clips: ≈ 10 min per model on one GPU (pretraining: notebook 06) |
+    | time | {{course.08_min}} min in `make course` on 2 cores (Simplified TCLR and SSL-only pretrained here for {{lessons.steps}} steps each, side by side on the two cores; STCLR and its features reused from notebook 06; 2 new retrievals over 512 videos; seed 0; `docs/benchmarks.md`); a busy machine takes longer, with the same numbers; about notebook 06's time more alone (STCLR trained here too); much less with `quick=True` | features of 13,320 UCF-101 videos × 10 clips: ≈ 10 min per model on one GPU (pretraining: notebook 06) |
     | disk | a few MB (features are cached in `out_dir/.feature_cache`) | ≈ 30 MB of cached features per model |
     """
 )
@@ -47,7 +47,7 @@ nb.code(
     from stclr.data.splits import load_split
     from stclr.data.synthetic import ensure_synthetic_dataset, load_meta
     from stclr.retrieval import feature_cache_dir, feature_cache_key, recall_at_k, resolve_arch, run_retrieval
-    from stclr.runinfo import resolve_device, seed_everything, write_json
+    from stclr.runinfo import resolve_device, seed_everything, shown_path, write_json
     from stclr.viz import results as vr
 
     print(f"torch {torch.__version__} | CUDA available: {torch.cuda.is_available()}")
@@ -70,7 +70,7 @@ nb.params(
     course_dir: str = "../runs/notebooks"  # where notebook 06 wrote its output (its default): its STCLR run is reused when the steps match
     methods: list[str] = ["ssl", "simplified_tclr", "stclr"]  # pretrained backbones compared with random init
     checkpoint_dir: str = ""  # a folder with one finished pretraining per entry of methods; empty: pretrain here
-    pretrain_steps: int = 240  # optimiser steps of pretraining per method when there is no checkpoint_dir (06's default)
+    pretrain_steps: int = 320  # optimiser steps of pretraining per method when there is no checkpoint_dir (06's default)
     side_by_side: bool = True  # on a CPU with a spare core: one pretraining runs in a second process (same numbers)
     preset_name: str = "course"  # settings not listed here: course or paper
     arch: str = "r3d_tiny"  # backbone of the pretrainings done here (checkpoints bring their own)
@@ -198,7 +198,7 @@ nb.code(
     checkpoints = {m: checkpoints[m] for m in compared}
     for m, c in checkpoints.items():
         state = torch.load(c / "last.pt" if c.is_dir() else c, map_location="cpu", weights_only=True)
-        print(f"{m:16s} {resolve_arch(None, str(c)):9s} {state['step']:4d} steps  {c}")
+        print(f"{m:16s} {resolve_arch(None, str(c)):9s} {state['step']:4d} steps  {shown_path(c)}")
     """
 )
 
@@ -476,9 +476,9 @@ nb.md(
     - Retrieval scores features without training: one L2-normalised vector per video (clip features averaged),
       cosine similarity, and R@k = the share of test queries with a same-class training video among the k nearest.
     - Chance is not zero and grows fast with k; a *random* 3D CNN is well above chance. Pretraining has to beat
-      the random network: after 240 steps, STCLR and Simplified TCLR did by 15 points or more of R@1 on every
-      seed 0–4 (`docs/benchmarks.md`), SSL-only did not, and which of the two temporal methods leads changes with
-      the seed.
+      the random network: after {{lessons.steps}} steps STCLR did by 15 points or more of R@1 on {{lessons.06_met}} of
+      {{lessons.seeds}} recorded seeds, Simplified TCLR on {{lessons.08_simplified_met}} of {{lessons.08_pair_seeds}}
+      (`docs/benchmarks.md`), and which of the two temporal methods leads changes with the seed.
     - Galleries show *why* a query fails; on the synthetic dataset the dominant failure is retrieving the same
       look with a different motion — the appearance shortcut that the temporal losses are meant to break.
     - A 2-D PCA is a picture, not a measurement: R@k and the look share are the numbers.

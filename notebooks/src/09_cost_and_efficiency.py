@@ -20,8 +20,8 @@ $N + (1 - C_1)N + K N C_1$.
 - why Table 6's epoch times grow with $C_1$: they follow the number of videos read;
 - how planning each batch centrally removes that cost, checked with the loader's counters.
 
-> **Compute** · CPU with the defaults: about 30 s (about 40 s more the first time, to generate the synthetic
-> dataset) · GPU: not needed · disk: the synthetic dataset (a few MB) and a small `metrics.json`.
+> **Compute** · CPU with the defaults: {{course.09_s}} s in `make course` on 2 cores ({{course.dataset_s}} s more the first
+> time, to generate the synthetic dataset) · GPU: not needed · disk: the synthetic dataset (a few MB) and a small `metrics.json`.
 > Setting `count_r3d18 = True` adds a few seconds (the count runs on PyTorch's `meta` device: no real compute).
 """)
 
@@ -249,7 +249,7 @@ union of all the frames any clip needs from it. So an epoch reads $N$ videos wha
 it: one epoch of the real pretraining loader (`PretrainDataset` + `make_pretrain_loader`, method `stclr`) over
 the synthetic dataset's training videos (`loader_videos` limits it to a slice), at three values of $C_1$,
 counting what the decoder did. We generate the dataset first if
-`data_root` has none (deterministic, about 40 s once).
+`data_root` has none (deterministic, {{course.dataset_s}} s once on 2 cores).
 """)
 
 nb.code("""

@@ -26,7 +26,7 @@ nb.md(
 
     | compute | with the defaults | full scale |
     |---|---|---|
-    | time | about 1.5 min on a laptop CPU (3 points × ~30 s: kernel start, 30 [optimiser steps](../docs/glossary.md#optimiser-step-and-epoch), retrieval over 512 videos; 1.4 min in `make course` on 2 cores; ~40 s with `quick=True`) | `experiments/pretrain_paper.yaml`: 8 pretrainings of 100–499 epochs, days per GPU; the evaluation recipes hours to a day per point |
+    | time | {{course.10_min}} min in `make course` on 2 cores (3 points, each a kernel start, 30 [optimiser steps](../docs/glossary.md#optimiser-step-and-epoch) and a retrieval over 512 videos; seed 0; `docs/benchmarks.md`); less with `quick=True` | `experiments/pretrain_paper.yaml`: 8 pretrainings of 100–499 epochs, days per GPU; the evaluation recipes hours to a day per point |
     | disk | ≈ 5 MB (three small runs and their executed notebooks) | ≈ 0.5 GB per pretraining point |
     """
 )
@@ -40,8 +40,9 @@ nb.code(
     import yaml
     from IPython.display import Markdown, display
 
-    from stclr.batch import RecipeError, load_recipe, notebook_parameters, recipe_from_dict, run_batch, validate_points
-    from stclr.benchdata import load_rows
+    from stclr.batch import run_batch
+    from stclr.recipes import RecipeError, load_recipe, notebook_parameters, recipe_from_dict, validate_points
+    from stclr.benchdata import COURSE_STEPS, load_rows
     from stclr.data.synthetic import ensure_synthetic_dataset
     from stclr.runinfo import write_json
     from stclr.viz import results as vr
@@ -251,7 +252,8 @@ nb.code(
     """
     budget = sorted({p.params.get("steps") for p in recipe.points})
     try:
-        recorded = [r for r in load_rows("lesson_steps") if r["kind"] == "pretrain" and r.get("sll_exit")]
+        recorded = [r for r in load_rows("lesson_steps") if r["kind"] == "pretrain" and r["method"] == "stclr"
+                    and r["steps"] == COURSE_STEPS and r.get("sll_exit")]
         exits = sorted(r["sll_exit"] for r in recorded)
         print(f"notebook 06's runs ({len(exits)} of them): L_SLL left its plateau at steps {exits[0]}-{exits[-1]} "
               f"(median {exits[len(exits) // 2]}); this recipe's points train for {budget} steps")
@@ -264,8 +266,8 @@ nb.md(
     """
     Second, each bar is **one seed**, so this figure cannot rank the settings even after longer runs: the gap
     printed above has to be compared with what changing only the seed does, and one seed per setting does not
-    measure that. For scale, notebook 06's R@1 after 240 steps moves by several points from seed to seed
-    (`docs/benchmarks.md`, "course seeds", mean ± std over seeds 0–4). So read these bars as "no evidence either
+    measure that. For scale, notebook 06's STCLR R@1 after {{lessons.steps}} steps spans {{lessons.06_stclr_span}} over
+    {{lessons.seeds}} seeds (`docs/benchmarks.md`, "lessons by pretraining budget and seed"). So read these bars as "no evidence either
     way". That is the lesson a batch makes cheap to learn: add `seed: [0, 1, 2]` to the grid (exercise 1) and the
     bars get error bars. The paper's Figs. 5–6 find low sparsity best for retrieval on UCF-101 and medium best on
     HMDB-51, and Fig. 7 finds that the sparsity level "does not affect the recognition accuracy" (Sec. 4.2.3);

@@ -9,6 +9,8 @@ by the cell's source (a cell whose source changed loses them until the next reco
 ``python notebooks/src/build.py --record`` (``make record``) executes the notebooks and stores fresh ones. nbval (``--nbval-lax``) compares only the few cells marked
 ``# NBVAL_CHECK_OUTPUT`` with their stored text; for those only text is stored (what nbval compares), for the
 others also figures (PNG) and rich output, never widget views or stderr (warnings, progress bars).
+
+Markdown may quote a recorded number as ``{{key}}`` (``stclr.quotes``): the build fills it in from ``docs/data``.
 """
 
 from __future__ import annotations
@@ -84,9 +86,14 @@ class Notebook:
         nb.metadata["kernelspec"] = dict(KERNELSPEC)
         nb.metadata["language_info"] = json.loads(json.dumps(LANGUAGE_INFO))
         expected = self.recorded_outputs() if outputs is None else outputs
+        from stclr.quotes import fill, values
+
+        vals = values()
         # stable cell ids keep diffs small when a notebook is rebuilt
         for i, cell in enumerate(nb.cells):
             cell["id"] = f"{self.name[:2]}-{i:03d}"
+            if cell.cell_type == "markdown":  # measured numbers are quoted from docs/data, never typed
+                cell.source = fill(cell.source, vals, where=f"{self.name} cell {i}")
             if cell.cell_type == "code" and cell.source in expected:
                 cell.outputs = [nbformat.from_dict(o) for o in expected[cell.source]]
                 for o in cell.outputs:
