@@ -219,6 +219,7 @@ def _finetune(cfg: FinetuneConfig) -> Path:
     if last.exists() and not cfg.resume:
         raise FileExistsError(f"{run_dir} already holds a run: pass resume=true to continue it, or another run_name")
     run_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_lib.remove_stale_temps(run_dir)  # half-written checkpoints of a run killed while saving
 
     # ---- data ----
     train, test = load_subset(cfg.data, "train"), load_subset(cfg.data, "test")
@@ -275,6 +276,7 @@ def _finetune(cfg: FinetuneConfig) -> Path:
 
     # ---- train ----
     t_start, epochs_done, result = time.time(), start_epoch, None
+    saved_epoch = start_epoch  # the epoch the last.pt on disk continues from: metrics.jsonl may not run past it
     elapsed0 = getattr(scheduler, "elapsed_s", 0.0)  # a resumed cosine schedule goes on from where it was
     # One loader for the whole run: its persistent workers keep their decoded-video cache across epochs. Its
     # own generator keeps the global RNG (dropout) untouched when iter() draws the workers' base seed.
@@ -332,8 +334,13 @@ def _finetune(cfg: FinetuneConfig) -> Path:
             row.update(test_video_accuracy=result["video_accuracy"], test_clip_accuracy=result["clip_accuracy"])
         log.write(row)
         epochs_done = epoch + 1
-        ckpt_lib.save_checkpoint(last, model=model, optimizer=optimizer, scheduler=scheduler, epoch=epoch + 1,
-                                 step=step, config=cfg_dict, extra={"loss": mean_loss})
+        try:
+            ckpt_lib.save_checkpoint(last, model=model, optimizer=optimizer, scheduler=scheduler, epoch=epoch + 1,
+                                     step=step, config=cfg_dict, extra={"loss": mean_loss})
+        except ckpt_lib.CheckpointWriteError:
+            log.truncate_from(saved_epoch)  # the row above ran ahead of the checkpoint that failed
+            raise
+        saved_epoch = epoch + 1
         if cfg.show_progress:
             print(f"finetune epoch {epoch + 1}/{cfg.epochs}  loss {mean_loss:.4f}  train acc {row['train_clip_accuracy']:.1f}")
         if out_of_time:

@@ -196,11 +196,17 @@ class MetricsLog:
         self.path, self.enabled, self.key = Path(path), enabled, key
 
     def truncate_from(self, value: int) -> None:
+        """Drop the lines whose key is >= ``value`` (and a torn last line that a kill or a full disk left
+        half-written). When the kept lines are the file's beginning (an append-only log always is) the file is cut
+        in place: that needs no free space, so it also works when a full disk is what stopped the run."""
         if not (self.enabled and self.path.exists()):
             return
-        keep = [ln for ln in self.path.read_text().splitlines()
-                if ln.strip() and json.loads(ln).get(self.key, -1) < value]
-        write_text_atomic(self.path, "".join(ln + "\n" for ln in keep))
+        lines = self.path.read_bytes().splitlines(keepends=True)
+        keep = [ln for ln in lines if ln.strip() and (row := _parse(ln)) is not None and row.get(self.key, -1) < value]
+        if keep == lines[: len(keep)] and all(ln.endswith(b"\n") for ln in keep):
+            os.truncate(self.path, sum(len(ln) for ln in keep))
+        else:
+            write_text_atomic(self.path, "".join(ln.decode().rstrip("\n") + "\n" for ln in keep))
 
     def write(self, row: dict) -> None:
         if not self.enabled:
@@ -211,6 +217,13 @@ class MetricsLog:
 
     def read(self) -> list[dict]:
         return read_jsonl(self.path)
+
+
+def _parse(line: bytes) -> dict | None:
+    try:
+        return json.loads(line)
+    except ValueError:  # a line cut short by a kill or a full disk
+        return None
 
 
 def read_jsonl(path: str | Path) -> list[dict]:

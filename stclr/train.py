@@ -306,6 +306,7 @@ def _pretrain(cfg: PretrainConfig) -> Path:
         raise FileExistsError(f"{run_dir} already holds a run: pass resume=true to continue it, or another run_name")
     if dist.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
+        ckpt_lib.remove_stale_temps(run_dir)  # half-written checkpoints of a run killed while saving
 
     # ---- model, data, optimiser -----------------------------------------------------------------------------
     seed_everything(cfg.seed)  # the same initial weights on every rank (DDP also broadcasts rank 0's)
@@ -356,13 +357,26 @@ def _pretrain(cfg: PretrainConfig) -> Path:
         write_json(run_dir / "env.json", env)
     D.barrier()
 
+    saved_at = [start_epoch, step]  # (epoch, step) of the last.pt on disk: what the logs may not run past
+
     def save(epoch: int, batch_in_epoch: int, stats: EpochStats | None, sampler_state, name=ckpt_lib.LAST):
         if dist.is_main:
             extra = {"best_loss": best, "train_seconds": elapsed0 + time.time() - t_start,
                      "epoch_stats": stats.state() if stats is not None else None}
-            ckpt_lib.save_checkpoint(run_dir / name, model=model, optimizer=optimizer, scheduler=scheduler,
-                                     scaler=scaler, epoch=epoch, step=step, batch_in_epoch=batch_in_epoch,
-                                     sampler=sampler_state, config=cfg_dict, extra=extra)
+            try:
+                ckpt_lib.save_checkpoint(run_dir / name, model=model, optimizer=optimizer, scheduler=scheduler,
+                                         scaler=scaler, epoch=epoch, step=step, batch_in_epoch=batch_in_epoch,
+                                         sampler=sampler_state, config=cfg_dict, extra=extra)
+            except ckpt_lib.CheckpointWriteError:
+                if name == ckpt_lib.LAST:
+                    # The epoch row and the step rows were written before this checkpoint: cut them back to the
+                    # last.pt still on disk, so the folder reads as the run that a resume will continue (resume
+                    # would cut them too; this keeps the folder honest for whoever reads it first).
+                    log.truncate_from(saved_at[0])
+                    step_log.truncate_from(saved_at[1] + 1)
+                raise
+            if name == ckpt_lib.LAST:
+                saved_at[:] = [epoch, step]
 
     # ---- the loop ----------------------------------------------------------------------------------------------
     t_start = time.time()
