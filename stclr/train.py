@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -44,6 +45,9 @@ from stclr import distributed as D
 from stclr.config import ConfigError, PretrainConfig, config_hash, save_yaml, to_dict
 from stclr.runinfo import (
     MetricsLog,
+    Preempted,
+    StopFlag,
+    stop_on_signals,
     autocast,
     env_info,
     resolve_device,
@@ -252,6 +256,13 @@ class EpochStats:
                 "compute_s": self.compute_s, "wait_s": self.wait_s}
 
 
+def stop_signal(stop: StopFlag | None, device: torch.device, dist) -> int:
+    """The stop signal's number if any rank received one (0 if none): a collective under torchrun, so every rank
+    stops after the same optimiser step (a rank stopping alone would leave the others waiting in all-reduce)."""
+    sig = (stop.signum or 0) if stop is not None else 0
+    return int(D.max_over_ranks(sig, device)) if dist.enabled else sig
+
+
 def epoch_seed(seed: int, epoch: int, rank: int) -> int:
     """Seed of the global RNGs (dropout; the data pipeline seeds itself from (seed, epoch, step)) for one epoch
     of one rank: resuming at an epoch boundary then continues the exact random stream."""
@@ -262,9 +273,16 @@ def epoch_seed(seed: int, epoch: int, rank: int) -> int:
 
 
 def run_pretrain(cfg: PretrainConfig) -> Path:
-    """Pretrain ``cfg.method``; returns the run folder. Safe to kill at any time: rerun with ``resume=True``."""
-    with deterministic(cfg.deterministic):
-        return _pretrain(cfg)
+    """Pretrain ``cfg.method``; returns the run folder. Safe to kill at any time: rerun with ``resume=True``.
+
+    Preemption: SIGTERM or SIGINT (a scheduler's notice, Ctrl-C, a notebook's interrupt) lets the optimiser step
+    in progress finish, saves a resumable ``last.pt`` at that step boundary and raises
+    :class:`stclr.runinfo.Preempted` -- a ``SystemExit`` with code 143 (SIGTERM) or 130 (SIGINT), so the command
+    line exits with that code. Under torchrun the ranks agree on the stop (an all-reduce of the flag at each
+    optimiser step) and all stop after the same step. ``resume=True`` then continues to the weights and optimiser
+    state of an uninterrupted run. A second signal stops at once, as without this handling."""
+    with deterministic(cfg.deterministic), stop_on_signals() as stop:
+        return _pretrain(cfg, stop)
 
 
 def pretraining_status(cfg: PretrainConfig) -> str:
@@ -290,7 +308,7 @@ def run_or_resume_pretraining(cfg: PretrainConfig) -> Path:
     return run_pretrain(dataclasses.replace(cfg, resume=status == "interrupted"))
 
 
-def _pretrain(cfg: PretrainConfig) -> Path:
+def _pretrain(cfg: PretrainConfig, stop: StopFlag | None = None) -> Path:
     from stclr.data.loader import LoaderStats
     from stclr.methods import DEFAULT_TEMPERATURE
 
@@ -378,9 +396,17 @@ def _pretrain(cfg: PretrainConfig) -> Path:
             if name == ckpt_lib.LAST:
                 saved_at[:] = [epoch, step]
 
+    def preempted(signum: int):
+        run_bar.close()
+        D.barrier()  # rank 0 has written last.pt before any rank exits (torchrun ends the others when one exits)
+        exc = Preempted(signum, step, last)
+        if dist.is_main:
+            print(f"stclr pretrain: {exc}", file=sys.stderr, flush=True)
+        raise exc
+
     # ---- the loop ----------------------------------------------------------------------------------------------
     t_start = time.time()
-    out_of_time = False
+    out_of_time, stop_sig = False, 0
     epochs = range(start_epoch, cfg.epochs)
     if cfg.time_budget_s is not None and elapsed0 >= cfg.time_budget_s:
         epochs = range(0)  # a resumed run whose budget is already spent: train nothing (raise the budget to go on)
@@ -464,6 +490,11 @@ def _pretrain(cfg: PretrainConfig) -> Path:
                 break  # the epoch's end (the time budget is checked there too)
             if cfg.max_steps is not None and step >= cfg.max_steps:
                 break  # the budget in steps: this epoch ends here, with its row and checkpoint
+            if last_micro:
+                stop_sig = stop_signal(stop, device, dist)
+                if stop_sig:
+                    save(epoch, i, stats, sampler_state)  # mid-epoch, like the time budget's: resumable from here
+                    break
             if cfg.ckpt_every_steps and last_micro and step % cfg.ckpt_every_steps == 0:
                 save(epoch, i, stats, sampler_state)
             if cfg.time_budget_s is not None and D.any_rank(elapsed0 + time.time() - t_start >= cfg.time_budget_s, device):
@@ -472,6 +503,8 @@ def _pretrain(cfg: PretrainConfig) -> Path:
                 break
             t_wait = time.perf_counter()
         bar.close()
+        if stop_sig:
+            preempted(stop_sig)
         if out_of_time:
             if dist.is_main and cfg.show_progress:
                 print(f"time budget of {cfg.time_budget_s:.0f}s spent in epoch {epoch + 1} (batch {i}); checkpoint saved")
@@ -512,6 +545,10 @@ def _pretrain(cfg: PretrainConfig) -> Path:
             break  # the budget ran out at an epoch's end
         if cfg.max_steps is not None and step >= cfg.max_steps:
             break
+        if epoch + 1 < cfg.epochs:  # asked during the epoch's last step: stop with the epoch's checkpoint
+            stop_sig = stop_signal(stop, device, dist)
+            if stop_sig:
+                preempted(stop_sig)
     run_bar.close()
     D.barrier()
     return run_dir

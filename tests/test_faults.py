@@ -9,15 +9,23 @@ from __future__ import annotations
 
 import errno
 import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
 
 import pytest
 import torch
 
 from stclr import checkpoint as C
-from stclr.config import apply_overrides
-from stclr.runinfo import read_jsonl
+from stclr.config import apply_overrides, preset, save_yaml
+from stclr.finetune import run_finetune
+from stclr.runinfo import Preempted, read_jsonl, stop_on_signals
 from stclr.train import run_pretrain
-from test_train import assert_same_weights, final_state, tiny_cfg, uninterrupted  # noqa: F401 (a fixture)
+from test_train import REPO, assert_same_weights, final_state, tiny_cfg, uninterrupted  # noqa: F401 (a fixture)
 
 _real_save = torch.save
 
@@ -87,3 +95,199 @@ def test_pretraining_stopped_by_a_full_disk_keeps_its_logs_consistent_and_resume
     assert_same_weights(final_state(run), ref)
     assert [r["step"] for r in read_jsonl(run / "steps.jsonl")] == list(range(1, ref["step"] + 1))
     assert not list(run.glob(".*.tmp"))
+
+
+# ---------------------------------------------------------------------------------------- preemption
+
+PREEMPT_CHILD = textwrap.dedent(
+    """
+    import sys, time, torch
+    torch.set_num_threads(int(sys.argv[2]))
+    from stclr import checkpoint, train
+    from stclr.cli import main
+
+    # after the first checkpoint, slow the steps down so that the parent's SIGTERM lands mid-training
+    save, forward = checkpoint.save_checkpoint, train.LossModel.forward
+    def slow_forward(self, batch):
+        time.sleep(0.3)
+        return forward(self, batch)
+    def save_then_slow(*a, **k):
+        out = save(*a, **k)
+        train.LossModel.forward = slow_forward
+        return out
+    checkpoint.save_checkpoint = save_then_slow
+    raise SystemExit(main(["pretrain", "--config", sys.argv[1]]))
+    """
+)
+
+
+@pytest.mark.slow
+def test_sigterm_saves_at_a_step_boundary_exits_143_and_resumes_exactly(synth, tmp_path, uninterrupted):
+    ref_run, ref = uninterrupted
+    cfg = tiny_cfg(synth, tmp_path)
+    cfg_file = tmp_path / "child.yaml"
+    save_yaml(cfg, cfg_file)
+    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, "-c", PREEMPT_CHILD, str(cfg_file), str(torch.get_num_threads())],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, cwd=tmp_path)
+    last = tmp_path / "run" / "last.pt"
+    try:
+        deadline = time.time() + 60
+        while not last.exists():  # the first checkpoint (epoch 1 done, 2 steps): training goes on slowly
+            assert proc.poll() is None, proc.stdout.read().decode()[-3000:]
+            assert time.time() < deadline, "no checkpoint appeared in time"
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGTERM)
+        out = proc.communicate(timeout=60)[0].decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 143, out[-3000:]
+    assert "SIGTERM: stopped after optimiser step" in out and "resume=true" in out
+    at = final_state(tmp_path / "run")
+    assert at["step"] in (3, 4) and at["epoch"] * 2 + at["batch_in_epoch"] == at["step"]  # a step boundary
+    assert [r["step"] for r in read_jsonl(tmp_path / "run" / "steps.jsonl")] == list(range(1, at["step"] + 1))
+    run_pretrain(apply_overrides(cfg, ["resume=true"]))
+    assert_same_weights(final_state(tmp_path / "run"), ref)
+    rows, ref_rows = read_jsonl(tmp_path / "run" / "metrics.jsonl"), read_jsonl(ref_run / "metrics.jsonl")
+    assert [r["loss"] for r in rows] == [r["loss"] for r in ref_rows]
+
+
+def _signal_at_step(k: int, signum: int):
+    """An optimiser post-step hook that sends ``signum`` to this process after the ``k``-th step."""
+    calls = [0]
+
+    def hook(opt, args, kwargs):
+        calls[0] += 1
+        if calls[0] == k:
+            signal.raise_signal(signum)
+
+    return hook
+
+
+def test_sigint_in_pretraining_stops_in_process_with_code_130(synth, tmp_path, monkeypatch, uninterrupted):
+    _, ref = uninterrupted
+    from stclr import train
+
+    build = train.build_optimizer
+
+    def hooked(cfg, params):
+        opt = build(cfg, params)
+        opt.register_step_post_hook(_signal_at_step(3, signal.SIGINT))
+        return opt
+
+    monkeypatch.setattr(train, "build_optimizer", hooked)
+    cfg = tiny_cfg(synth, tmp_path)
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(Preempted) as info:
+        run_pretrain(cfg)
+    assert signal.getsignal(signal.SIGINT) is before  # the handlers are put back
+    monkeypatch.undo()
+    e = info.value
+    assert (e.code, e.signum, e.step) == (130, signal.SIGINT, 3) and e.checkpoint == tmp_path / "run" / "last.pt"
+    at = final_state(tmp_path / "run")
+    assert (at["epoch"], at["batch_in_epoch"], at["step"]) == (1, 1, 3)  # mid-epoch, right after step 3
+    run_pretrain(apply_overrides(cfg, ["resume=true"]))
+    assert_same_weights(final_state(tmp_path / "run"), ref)
+
+
+def test_a_second_signal_stops_at_once():
+    with pytest.raises(KeyboardInterrupt):
+        with stop_on_signals() as flag:
+            signal.raise_signal(signal.SIGINT)
+            assert flag.signum == signal.SIGINT  # the first one only asks
+            signal.raise_signal(signal.SIGINT)
+            time.sleep(1)  # the default handler raises here
+
+
+def _finetune_cfg(root, out, name):
+    return preset("course", "finetune", epochs=3, batch_size=4, clip_len=4, skip=2, resize=(20, 26), crop=16,
+                  hidden=16, test_clips=2, out_dir=str(out), run_name=name, show_progress=False, deterministic=True,
+                  **{"data.root": str(root), "data.num_workers": 0})
+
+
+@pytest.mark.slow
+def test_sigterm_in_finetuning_resumes_mid_epoch_to_the_uninterrupted_run(synth, tmp_path, monkeypatch):
+    from stclr import finetune
+
+    ref_dir = run_finetune(_finetune_cfg(synth, tmp_path, "ref"))
+    build = finetune.build_optimizer
+
+    def hooked(cfg, params):
+        opt = build(cfg, params)
+        opt.register_step_post_hook(_signal_at_step(3, signal.SIGTERM))
+        return opt
+
+    monkeypatch.setattr(finetune, "build_optimizer", hooked)
+    cfg = _finetune_cfg(synth, tmp_path, "cut")
+    with pytest.raises(Preempted) as info:
+        run_finetune(cfg)
+    monkeypatch.undo()
+    assert info.value.code == 143 and info.value.step == 3
+    at = torch.load(tmp_path / "cut" / "last.pt", weights_only=True)
+    assert (at["epoch"], at["batch_in_epoch"], at["step"]) == (1, 1, 3)  # 2 steps per epoch: mid-epoch 2
+    assert [r["epoch"] for r in read_jsonl(tmp_path / "cut" / "metrics.jsonl")] == [0]
+    run_finetune(apply_overrides(cfg, ["resume=true"]))
+    a, b = (torch.load(d / "last.pt", weights_only=True) for d in (tmp_path / "cut", ref_dir))
+    assert_same_weights(a, b)
+    ra, rb = (read_jsonl(d / "metrics.jsonl") for d in (tmp_path / "cut", ref_dir))
+    assert [r["loss"] for r in ra] == [r["loss"] for r in rb]
+    ma, mb = (json.loads((d / "metrics.json").read_text()) for d in (tmp_path / "cut", ref_dir))
+    assert ma["test_predictions"] == mb["test_predictions"] and ma["clip_accuracy"] == mb["clip_accuracy"]
+
+
+def _ddp_preempt_worker(rank: int, world: int, port: int, cfg_file: str, out: str) -> None:
+    from stclr import distributed as D
+    from stclr import train
+    from stclr.config import PretrainConfig, load_config
+
+    torch.set_num_threads(1)
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
+                      LOCAL_RANK=str(rank))
+    if rank == 1:  # only rank 1 is signalled (after its 3rd step); rank 0 must learn it and stop there too
+        build = train.build_optimizer
+
+        def hooked(cfg, params):
+            opt = build(cfg, params)
+            opt.register_step_post_hook(_signal_at_step(3, signal.SIGTERM))
+            return opt
+
+        train.build_optimizer = hooked
+    try:
+        train.run_pretrain(load_config(PretrainConfig, cfg_file))
+        result = {"code": 0}
+    except Preempted as e:
+        result = {"code": e.code, "step": e.step}
+    finally:
+        D.cleanup()
+    with open(f"{out}.{rank}", "w") as f:
+        json.dump(result, f)
+
+
+@pytest.mark.slow
+def test_under_ddp_every_rank_stops_after_the_same_step(synth, tmp_path):
+    import socket
+
+    import torch.multiprocessing as mp
+
+    cfg = tiny_cfg(synth, tmp_path, deterministic=False)
+    save_yaml(cfg, tmp_path / "cfg.yaml")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    method = "fork" if sys.platform.startswith("linux") else "spawn"
+    ctx = mp.start_processes(_ddp_preempt_worker, args=(2, port, str(tmp_path / "cfg.yaml"), str(tmp_path / "r")),
+                             nprocs=2, join=False, start_method=method)
+    deadline = time.time() + 120
+    try:
+        while not ctx.join(timeout=1):  # a rank that stopped alone would leave the other hanging in all-reduce
+            assert time.time() < deadline, "the ranks did not stop together"
+    finally:
+        for p in ctx.processes:
+            if p.is_alive():
+                p.kill()
+    results = [json.loads((tmp_path / f"r.{r}").read_text()) for r in range(2)]
+    assert results == [{"code": 143, "step": 3}] * 2
+    at = final_state(tmp_path / "run")
+    assert (at["epoch"], at["batch_in_epoch"], at["step"]) == (1, 1, 3)

@@ -59,7 +59,7 @@ from stclr import video as _video
 from stclr.augment import build_eval_transform, build_train_augment
 from stclr.config import config_hash, to_dict
 from stclr.plan import BatchPlan, PlanConfig, method_parts, plan_batch
-from stclr.runinfo import write_text_atomic
+from stclr.runinfo import ignore_stop_signals, write_text_atomic
 from stclr.sampling import uniform_clips
 
 __all__ = [
@@ -576,7 +576,9 @@ def make_pretrain_loader(
         sampler.load_state_dict(sampler_state)
     kwargs: dict[str, Any] = {}
     if num_workers > 0:
-        kwargs.update(persistent_workers=persistent_workers, prefetch_factor=prefetch_factor)
+        # workers leave SIGTERM/SIGINT to the training process, which stops at a step boundary after saving
+        kwargs.update(persistent_workers=persistent_workers, prefetch_factor=prefetch_factor,
+                      worker_init_fn=ignore_stop_signals)
     loader = DataLoader(dataset, batch_size=None, sampler=sampler, num_workers=num_workers,
                         collate_fn=collate_planned, pin_memory=pin_memory, **kwargs)
     return loader, sampler
