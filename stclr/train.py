@@ -190,11 +190,11 @@ def build_pretrain_data(cfg: PretrainConfig, rank: int = 0, world: int = 1):
         hw = cfg.frame_size()
         dataset = PretrainDataset(split, method=cfg.method, plan=cfg, size=hw, seed=cfg.seed, augment=raw_clip,
                                   ssl_augment=raw_clip, out_dtype=None, decode_size=hw, backend=cfg.data.backend,
-                                  cache_file=cache)
+                                  cache_file=cache, on_bad_video=cfg.data.on_bad_video)
     else:
         dataset = PretrainDataset(split, method=cfg.method, plan=cfg, size=cfg.size, seed=cfg.seed,
                                   augment=cfg.augment, ssl_augment=cfg.ssl_augment,
-                                  backend=cfg.data.backend, cache_file=cache)
+                                  backend=cfg.data.backend, cache_file=cache, on_bad_video=cfg.data.on_bad_video)
     if rank == 0 and world > 1:
         D.barrier()
     # Persistent workers keep their decoded-video cache and skip a process start per epoch: the course's runs are
@@ -362,6 +362,15 @@ def _pretrain(cfg: PretrainConfig, stop: StopFlag | None = None) -> Path:
             sampler.load_state_dict(ckpt["sampler"])
         if dist.is_main:
             print(f"resuming {run_dir} at epoch {start_epoch + 1}" + (f", batch {start_batch}" if start_batch else ""))
+    # Every video the run does not train on as drawn, with the frame where it broke. Under torchrun each rank
+    # decodes its own share: rank 0 writes bad_videos.json, another rank bad_videos.rank<r>.json once it finds one.
+    from stclr.data.loader import BAD_VIDEOS_FILE, BadVideoReport
+
+    report_name = BAD_VIDEOS_FILE if dist.is_main else BAD_VIDEOS_FILE.replace(".json", f".rank{dist.rank}.json")
+    bad_report = BadVideoReport(run_dir / report_name, loader.dataset if dist.is_main else None,
+                                enabled=dist.is_main, log=lambda line: print(line, file=sys.stderr, flush=True))
+    if not dist.is_main:
+        bad_report.enabled = True  # written only when this rank finds a decode failure
     log = MetricsLog(run_dir / "metrics.jsonl", enabled=dist.is_main)
     log.truncate_from(start_epoch)
     step_log = MetricsLog(run_dir / STEPS_FILE, enabled=dist.is_main, key="step")  # the curve per optimiser step
@@ -451,6 +460,8 @@ def _pretrain(cfg: PretrainConfig, stop: StopFlag | None = None) -> Path:
             wait = time.perf_counter() - t_wait  # time the step waited for data: >0 means the loader is behind
             t0 = time.perf_counter()
             sampler_state = sampler.state_after(batch)  # exact resume point, whatever the workers prefetched
+            if "bad_videos" in batch:  # a video failed mid-decode and was replaced: name it (file, frame)
+                bad_report.add(batch["bad_videos"])
             plan = batch["plan"]
             batch = move_batch(batch, device, use_cl and device_augment is None)
             if device_augment is not None:  # parameters from (seed, epoch, step, rank): resumable like the loader's

@@ -291,3 +291,81 @@ def test_under_ddp_every_rank_stops_after_the_same_step(synth, tmp_path):
     assert results == [{"code": 143, "step": 3}] * 2
     at = final_state(tmp_path / "run")
     assert (at["epoch"], at["batch_in_epoch"], at["step"]) == (1, 1, 3)
+
+
+# ---------------------------------------------------------------------------------------- bad videos mid-run
+
+BAD = ("v_SlideThenHop_g03_c01.mp4", "v_HopThenSlide_g02_c02.mp4")  # 2 of the 8 training videos
+BREAK_AT = 8  # they decode up to frame 7 and break at frame 8 (after passing the probe)
+
+
+def _breaking_decoder(names=BAD, at=BREAK_AT):
+    from stclr import video
+
+    real = video.read_frames
+
+    def read_frames(path, indices, **kw):
+        if str(path).endswith(names) and int(max(indices)) >= at:
+            raise video.VideoReadError(path, "decoding failed (InvalidDataError: Invalid data found when "
+                                             "processing input)", frame=at)
+        return real(path, indices, **kw)
+
+    return read_frames
+
+
+@pytest.mark.slow
+def test_videos_failing_mid_decode_are_replaced_reported_and_resume_is_exact(synth, tmp_path, monkeypatch, capsys):
+    from stclr import train, video
+
+    monkeypatch.setattr(video, "read_frames", _breaking_decoder())
+    ref_run = run_pretrain(tiny_cfg(synth, tmp_path / "a"))
+    ref = final_state(ref_run)
+    assert ref["step"] == 6  # finished: 3 epochs x 2 full batches
+    report = json.loads((ref_run / "bad_videos.json").read_text())["videos"]
+    assert sorted(e["path"].rsplit("/", 1)[1] for e in report) == sorted(BAD)
+    assert all(e["kind"] == "decode_failed" and e["frame"] == BREAK_AT for e in report)
+    log = capsys.readouterr().err
+    for name in BAD:
+        assert f"{name} failed to decode at frame {BREAK_AT}" in log
+    skipped = sum(r["loader_videos_skipped"] for r in read_jsonl(ref_run / "metrics.jsonl"))
+    assert skipped >= 2 and all(r["batches"] == 2 for r in read_jsonl(ref_run / "metrics.jsonl"))
+
+    # interrupted after step 3 and resumed in a fresh dataset (which has seen no failure yet): the same run
+    build = train.build_optimizer
+
+    def hooked(cfg, params):
+        opt = build(cfg, params)
+        opt.register_step_post_hook(_signal_at_step(3, signal.SIGINT))
+        return opt
+
+    cfg = tiny_cfg(synth, tmp_path / "b")
+    monkeypatch.setattr(train, "build_optimizer", hooked)
+    with pytest.raises(Preempted):
+        run_pretrain(cfg)
+    monkeypatch.setattr(train, "build_optimizer", build)
+    run_pretrain(apply_overrides(cfg, ["resume=true"]))
+    assert_same_weights(final_state(tmp_path / "b" / "run"), ref)
+    again = json.loads((tmp_path / "b" / "run" / "bad_videos.json").read_text())["videos"]
+    assert {e["path"] for e in again} == {e["path"] for e in report}
+
+
+def test_on_bad_video_error_names_the_file_and_the_frame(synth, tmp_path, monkeypatch):
+    from stclr import video
+    from stclr.data.loader import BadVideoError
+
+    monkeypatch.setattr(video, "read_frames", _breaking_decoder(at=0))
+    with pytest.raises(BadVideoError, match=rf"({BAD[0]}|{BAD[1]}).*at frame 0.*on_bad_video='error'"):
+        run_pretrain(tiny_cfg(synth, tmp_path, **{"data.on_bad_video": "error"}))
+    from stclr.config import ConfigError
+
+    with pytest.raises(ConfigError, match="on_bad_video"):
+        tiny_cfg(synth, tmp_path, **{"data.on_bad_video": "skip"})
+
+
+def test_a_mostly_unreadable_set_stops_with_a_clear_error(synth, tmp_path, monkeypatch):
+    from stclr import video
+    from stclr.data.loader import DatasetUnreadableError
+
+    monkeypatch.setattr(video, "read_frames", _breaking_decoder(names=(".mp4",), at=0))  # every video
+    with pytest.raises(DatasetUnreadableError, match="failed to decode|unreadable"):
+        run_pretrain(tiny_cfg(synth, tmp_path))
