@@ -369,3 +369,33 @@ def test_a_mostly_unreadable_set_stops_with_a_clear_error(synth, tmp_path, monke
     monkeypatch.setattr(video, "read_frames", _breaking_decoder(names=(".mp4",), at=0))  # every video
     with pytest.raises(DatasetUnreadableError, match="failed to decode|unreadable"):
         run_pretrain(tiny_cfg(synth, tmp_path))
+
+
+def test_a_replacement_does_not_depend_on_what_the_process_saw_fail_before(synth, tmp_path, monkeypatch):
+    """A worker that already saw video A fail and a fresh one (another worker, a resumed run) must build the same
+    batch when video B fails: the replacement is drawn from the videos that passed the probe, A included."""
+    import warnings
+
+    from stclr import video
+    from stclr.data.loader import BatchKey, PretrainDataset
+    from stclr.retrieval import load_subset
+
+    cfg = tiny_cfg(synth, tmp_path)
+    split = load_subset(cfg.data, "train")
+    names = tuple(it.path.rsplit("/", 1)[1] for it in split.items)
+    a, b = 0, 1  # both break at frame 0, i.e. always
+    monkeypatch.setattr(video, "read_frames", _breaking_decoder(names=(names[a], names[b]), at=0))
+
+    def dataset():
+        return PretrainDataset(split, method="stclr", plan=cfg, size=16, seed=3, augment="none",
+                               frame_counts=[24] * len(split.items))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        seen = dataset()
+        seen[BatchKey(0, 0, (a, 2, 3, 4))]  # this process has now seen A fail
+        for step in range(1, 9):
+            key = BatchKey(0, step, (b, 5, 6, 7))
+            got, fresh = seen[key], dataset()[key]
+            assert got["index"].tolist() == fresh["index"].tolist(), step
+            assert torch.equal(got["clips"], fresh["clips"])
