@@ -11,13 +11,20 @@ load it and loading a file from elsewhere cannot run code):
     extra                                    anything else small (best loss, history)
 
 Writes are atomic: the dict is saved to a temporary file in the same folder, flushed to disk, and renamed over
-the target with ``os.replace``, so a SIGKILL leaves either the old or the new file, never half of one.
+the target with ``os.replace``, so a SIGKILL leaves either the old or the new file, never half of one. A write
+that fails (disk full, quota, I/O error) removes its temporary file, leaves the old file as it was and raises
+:class:`CheckpointWriteError`, which says how many bytes the checkpoint needed and how many were free. A SIGKILL
+during the write can leave a temporary ``.last.pt.*.tmp`` behind (nothing runs after SIGKILL):
+:func:`remove_stale_temps` clears those when the run starts or resumes.
 """
 
 from __future__ import annotations
 
+import errno as _errno
+import io
 import os
 import random
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -32,6 +39,56 @@ LAST, BEST = "last.pt", "best.pt"
 
 class ConfigMismatchError(RuntimeError):
     """The checkpoint was written by a run with a different configuration; the message lists the keys."""
+
+
+class CheckpointWriteError(OSError):
+    """Writing a checkpoint failed; the previous file at ``path`` is untouched and no temporary file is left.
+
+    An ``OSError`` with the original ``errno`` (``errno.ENOSPC`` when the disk is full), so handlers of
+    ``OSError`` still catch it. ``needed_bytes``: the size of the serialized checkpoint; ``free_bytes``: the free
+    space of the target's file system when the write failed (None where it could not be measured)."""
+
+    def __init__(self, path: Path, cause: OSError, needed_bytes: int | None, free_bytes: int | None):
+        self.path, self.cause, self.needed_bytes, self.free_bytes = Path(path), cause, needed_bytes, free_bytes
+        what = "no space left on device" if cause.errno == _errno.ENOSPC else (cause.strerror or str(cause))
+        need = f"{_mb(needed_bytes)} ({needed_bytes} bytes)" if needed_bytes is not None else "an unknown size"
+        free = f"{_mb(free_bytes)} ({free_bytes} bytes) free" if free_bytes is not None else "unknown free space"
+        msg = (f"could not write checkpoint {self.path}: {what} ({cause}). The checkpoint needs {need}; "
+               f"{self.path.parent} has {free}. The previous {self.path.name} is untouched and no temporary file "
+               f"was left; free some space, then continue the run with resume=true.")
+        if cause.errno is not None:
+            super().__init__(cause.errno, msg)
+        else:
+            super().__init__(msg)
+
+    def __reduce__(self):  # picklable (DataLoader workers, multiprocessing) with its fields
+        return type(self), (self.path, self.cause, self.needed_bytes, self.free_bytes)
+
+
+def _mb(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB"
+
+
+class _ByteCounter(io.RawIOBase):
+    """A write-only sink that only counts bytes: the size of a serialization without holding it in memory."""
+
+    def __init__(self):
+        super().__init__()
+        self.n = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b) -> int:
+        self.n += len(b)
+        return len(b)
+
+
+def serialized_size(obj: Any) -> int:
+    """Bytes ``torch.save(obj)`` writes (serializes into a counter: costs a save's CPU time, no memory or disk)."""
+    sink = _ByteCounter()
+    torch.serialization.save(obj, sink)
+    return sink.n
 
 
 # ------------------------------------------------------------------------------------------------ RNG state
@@ -83,7 +140,11 @@ def set_rng_state(state: dict) -> None:
 
 
 def atomic_save(obj: Any, path: str | Path) -> None:
-    """``torch.save`` to a temporary file beside ``path``, fsync, then ``os.replace`` (atomic on POSIX/NTFS)."""
+    """``torch.save`` to a temporary file beside ``path``, fsync, then ``os.replace`` (atomic on POSIX/NTFS).
+
+    Any failure removes the temporary file and leaves ``path`` as it was; an ``OSError`` (ENOSPC, EDQUOT, EIO)
+    becomes a :class:`CheckpointWriteError` that says how much space the checkpoint needed and how much was free.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -93,12 +154,39 @@ def atomic_save(obj: Any, path: str | Path) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(e, OSError) and not isinstance(e, CheckpointWriteError):
+            # Measured only on failure, so a healthy save costs nothing extra. The free space is read after the
+            # temporary file is gone: what a retry would have.
+            try:
+                needed = serialized_size(obj)
+            except Exception:  # noqa: BLE001 -- the report must not hide the write error
+                needed = None
+            try:
+                free = shutil.disk_usage(path.parent).free
+            except OSError:
+                free = None
+            raise CheckpointWriteError(path, e, needed, free) from e
         raise
+
+
+def remove_stale_temps(folder: str | Path) -> list[Path]:
+    """Delete the temporary files (``.<name>.*.tmp``) that a write killed mid-way left in a run folder (only
+    :func:`atomic_save`'s names of ``last.pt`` and ``best.pt``; call it from the one process that writes the
+    folder, before it writes). Returns the files removed."""
+    removed = []
+    for name in (LAST, BEST):
+        for p in Path(folder).glob(f".{name}.*.tmp"):
+            try:
+                p.unlink()
+                removed.append(p)
+            except FileNotFoundError:
+                pass
+    return removed
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:

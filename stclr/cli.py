@@ -98,12 +98,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a command; the exit status: 0 done, 1 an unexpected error (traceback), 2 bad input, 74 a checkpoint could
+    not be written (disk full: :class:`stclr.checkpoint.CheckpointWriteError`), 143 / 130 preempted by SIGTERM /
+    SIGINT after saving a resumable checkpoint (:class:`stclr.runinfo.Preempted`, a ``SystemExit`` that passes
+    through here), 130 also for a Ctrl-C outside a training loop."""
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except OSError as e:
+        from stclr.checkpoint import CheckpointWriteError
+
+        if not isinstance(e, CheckpointWriteError):
+            raise
+        # disk full (or another I/O error) while checkpointing: the message says what to free; 74 is sysexits'
+        # EX_IOERR, so a job script can tell it from a crash (1), bad input (2) and preemption (143 / 130)
+        print(f"stclr: error: {e}", file=sys.stderr)
+        return 74
     except (FileExistsError, FileNotFoundError, ValueError) as e:
         # bad input (a path, a split file, a parameter): a clear one-line message, not a traceback
         print(f"stclr: error: {e}", file=sys.stderr)

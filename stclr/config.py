@@ -60,6 +60,11 @@ class DataConfig:
     # the synthetic set is ~600 MB decoded, ~300 MB its train list, and is otherwise decoded again every epoch:
     # stclr.video.set_frame_cache; it pays off with num_workers 0: each epoch's DataLoader workers start with an
     # empty copy of their own)
+    on_bad_video: str = "replace"  # a pretraining video that fails to decode mid-run: replace | error.
+    # replace (default): train on another video drawn from (seed, epoch, step) -- batches keep their size, the run
+    # stays reproducible and resumable -- and name the file and the frame in the run's bad_videos.json and log;
+    # more than half of the split unreadable still stops the run. A weeks-long run should not die on 3 damaged
+    # files out of 13k. error: stop at the first one, naming file and frame, for a set that must be used exactly.
 
     def __post_init__(self):
         _check_choices(self)
@@ -312,6 +317,7 @@ RESUME_MUTABLE = frozenset(
         "eval_batch_size",
         "data.num_workers",
         "data.cache_mb",
+        "data.on_bad_video",  # healthy batches are the same either way; 'error' -> 'replace' continues a stopped run
         "cpu_threads",
         "data.root",  # the same dataset may live elsewhere on another machine
     }
@@ -558,6 +564,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "dataset": ("ucf101", "hmdb51", "diving48", "synthetic"),
     "backend": ("auto", "pyav", "decord_seq", "decord"),
     "short_policy": ("fit", "loop", "mirror"),
+    "on_bad_video": ("replace", "error"),
     "method": ("stclr", "simplified_tclr", "tclr", "ssl", "ic"),
     "arch": ("r3d_18", "r3d_18_tclr", "r3d_tiny", "r3d_tiny_tclr"),
     "skips": ("paper", "simplified", "low", "medium", "high"),

@@ -16,6 +16,7 @@ clip-level accuracy (each view classified on its own), a confusion matrix and pe
 from __future__ import annotations
 
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -32,6 +33,10 @@ from stclr.data.loader import frames_cache_file
 from stclr.retrieval import build_eval_backbone, clip_dataset, eval_loader, load_subset
 from stclr.runinfo import (
     MetricsLog,
+    Preempted,
+    StopFlag,
+    ignore_stop_signals,
+    stop_on_signals,
     autocast,
     env_info,
     resolve_device,
@@ -121,10 +126,12 @@ class EpochOrderSampler(Sampler[tuple[int, int]]):
     seed first), so runs keep the clip order, and the results, they had."""
 
     def __init__(self, n: int, seed: int, limit: int | None = None):
-        self.n, self.seed, self.limit, self.epoch = int(n), int(seed), limit, 0
+        self.n, self.seed, self.limit, self.epoch, self.start = int(n), int(seed), limit, 0, 0
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        """Serve epoch ``epoch`` from position ``start`` of its order (> 0: a run resumed mid-epoch skips the
+        items it already trained on)."""
+        self.epoch, self.start = int(epoch), int(start)
 
     def order(self, epoch: int) -> list[int]:
         g = torch.Generator().manual_seed(epoch_seed(self.seed, epoch, 0))
@@ -136,7 +143,7 @@ class EpochOrderSampler(Sampler[tuple[int, int]]):
 
     def __iter__(self):
         epoch = self.epoch
-        return iter([(epoch, i) for i in self.order(epoch)[: len(self)]])
+        return iter([(epoch, i) for i in self.order(epoch)[self.start : len(self)]])
 
 
 # ----------------------------------------------------------------------------------------------------- test
@@ -196,6 +203,12 @@ def evaluate(model: nn.Module, loader, device: torch.device, *, crop: int, n_cro
 # ----------------------------------------------------------------------------------------------------- main
 
 
+def _preempted(signum: int, step: int, last: Path) -> Preempted:
+    exc = Preempted(signum, step, last)
+    print(f"stclr finetune: {exc}", file=sys.stderr, flush=True)
+    return exc
+
+
 def default_run_name(cfg: FinetuneConfig) -> str:
     if not cfg.checkpoint:
         return f"finetune-random-s{cfg.seed}"
@@ -204,12 +217,16 @@ def default_run_name(cfg: FinetuneConfig) -> str:
 
 
 def run_finetune(cfg: FinetuneConfig) -> Path:
-    """Fine-tune (or, without a checkpoint, train from scratch) and test; returns the run folder."""
-    with deterministic(cfg.deterministic):
-        return _finetune(cfg)
+    """Fine-tune (or, without a checkpoint, train from scratch) and test; returns the run folder.
+
+    Preemption, as in :func:`stclr.train.run_pretrain`: SIGTERM or SIGINT finishes the optimiser step in progress,
+    saves a resumable mid-epoch ``last.pt`` and raises :class:`stclr.runinfo.Preempted` (exit code 143 / 130);
+    ``resume=True`` continues to the weights, optimiser state and test result of an uninterrupted run."""
+    with deterministic(cfg.deterministic), stop_on_signals() as stop:
+        return _finetune(cfg, stop)
 
 
-def _finetune(cfg: FinetuneConfig) -> Path:
+def _finetune(cfg: FinetuneConfig, stop: StopFlag | None = None) -> Path:
     t_run = time.time()
     device = resolve_device(cfg.device)
     setup_cpu(device, cfg.cpu_threads, cfg.data.cache_mb)
@@ -219,6 +236,7 @@ def _finetune(cfg: FinetuneConfig) -> Path:
     if last.exists() and not cfg.resume:
         raise FileExistsError(f"{run_dir} already holds a run: pass resume=true to continue it, or another run_name")
     run_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_lib.remove_stale_temps(run_dir)  # half-written checkpoints of a run killed while saving
 
     # ---- data ----
     train, test = load_subset(cfg.data, "train"), load_subset(cfg.data, "test")
@@ -257,11 +275,14 @@ def _finetune(cfg: FinetuneConfig) -> Path:
     if cfg.compile:
         model.backbone.compile()
 
-    cfg_dict, start_epoch, step = to_dict(cfg), 0, 0
+    cfg_dict, start_epoch, step, start_batch, partial, resume_rng = to_dict(cfg), 0, 0, 0, None, None
     if cfg.resume and last.exists():
         ckpt = ckpt_lib.load_checkpoint(last, config=cfg_dict)
         ckpt_lib.restore(ckpt, model=model, optimizer=optimizer, scheduler=scheduler, rng=False)
         start_epoch, step = ckpt["epoch"], ckpt["step"]
+        start_batch = ckpt.get("batch_in_epoch", 0)
+        if start_batch:  # saved mid-epoch (preempted): the epoch's sums and the random stream go on from there
+            partial, resume_rng = ckpt["extra"]["epoch_stats"], ckpt["rng"]
     log = MetricsLog(run_dir / "metrics.jsonl")
     log.truncate_from(start_epoch)
     save_yaml(cfg, run_dir / "config.yaml")
@@ -275,6 +296,7 @@ def _finetune(cfg: FinetuneConfig) -> Path:
 
     # ---- train ----
     t_start, epochs_done, result = time.time(), start_epoch, None
+    saved_epoch = start_epoch  # the epoch the last.pt on disk continues from: metrics.jsonl may not run past it
     elapsed0 = getattr(scheduler, "elapsed_s", 0.0)  # a resumed cosine schedule goes on from where it was
     # One loader for the whole run: its persistent workers keep their decoded-video cache across epochs. Its
     # own generator keeps the global RNG (dropout) untouched when iter() draws the workers' base seed.
@@ -282,14 +304,22 @@ def _finetune(cfg: FinetuneConfig) -> Path:
     order = EpochOrderSampler(len(train_ds), cfg.seed, limit=steps_per_epoch * cfg.batch_size)
     loader = DataLoader(train_ds, batch_size=cfg.batch_size, sampler=order, drop_last=drop_last,
                         num_workers=workers, persistent_workers=workers > 0, pin_memory=device.type == "cuda",
-                        generator=torch.Generator().manual_seed(cfg.seed))
+                        generator=torch.Generator().manual_seed(cfg.seed),
+                        worker_init_fn=ignore_stop_signals if workers > 0 else None)
+    stop_sig = 0
     for epoch in range(start_epoch, cfg.epochs):
         seed_everything(epoch_seed(cfg.seed, epoch, 0))  # dropout; the clips are seeded by (seed, epoch, index)
-        order.set_epoch(epoch)
+        if start_batch:
+            ckpt_lib.set_rng_state(resume_rng)  # the dropout stream as it was after the saved step
+        order.set_epoch(epoch, start=start_batch * cfg.batch_size)
         model.train()
         if cfg.freeze_backbone:
             model.backbone.eval()  # frozen: keep its BatchNorm statistics too
         loss_sum, correct, seen, n_batches, wait_s = 0.0, 0, 0, 0, 0.0
+        if start_batch:
+            loss_sum, correct, seen, n_batches, wait_s = (partial[k] for k in ("loss_sum", "correct", "seen",
+                                                                               "n_batches", "wait_s"))
+        start_batch = 0
         t_epoch = t_wait = time.perf_counter()
         bar = tqdm(total=steps_per_epoch, desc=f"finetune {epoch + 1}/{cfg.epochs}", disable=not cfg.show_progress,
                    leave=False, dynamic_ncols=True)
@@ -318,8 +348,22 @@ def _finetune(cfg: FinetuneConfig) -> Path:
                 break
             if n_batches >= steps_per_epoch:
                 break
+            stop_sig = stop.signum if stop is not None and stop.signum else 0
+            if stop_sig:  # preempted: a mid-epoch checkpoint at this step boundary, then stop
+                try:
+                    ckpt_lib.save_checkpoint(
+                        last, model=model, optimizer=optimizer, scheduler=scheduler, epoch=epoch, step=step,
+                        batch_in_epoch=n_batches, config=cfg_dict,
+                        extra={"epoch_stats": {"loss_sum": loss_sum, "correct": correct, "seen": seen,
+                                               "n_batches": n_batches, "wait_s": wait_s}})
+                except ckpt_lib.CheckpointWriteError:
+                    log.truncate_from(saved_epoch)
+                    raise
+                break
             t_wait = time.perf_counter()
         bar.close()
+        if stop_sig:
+            raise _preempted(stop_sig, step, last)
         elapsed = time.time() - t_start
         mean_loss = loss_sum / max(1, n_batches)
         if sched_when == "epoch":
@@ -332,12 +376,19 @@ def _finetune(cfg: FinetuneConfig) -> Path:
             row.update(test_video_accuracy=result["video_accuracy"], test_clip_accuracy=result["clip_accuracy"])
         log.write(row)
         epochs_done = epoch + 1
-        ckpt_lib.save_checkpoint(last, model=model, optimizer=optimizer, scheduler=scheduler, epoch=epoch + 1,
-                                 step=step, config=cfg_dict, extra={"loss": mean_loss})
+        try:
+            ckpt_lib.save_checkpoint(last, model=model, optimizer=optimizer, scheduler=scheduler, epoch=epoch + 1,
+                                     step=step, config=cfg_dict, extra={"loss": mean_loss})
+        except ckpt_lib.CheckpointWriteError:
+            log.truncate_from(saved_epoch)  # the row above ran ahead of the checkpoint that failed
+            raise
+        saved_epoch = epoch + 1
         if cfg.show_progress:
             print(f"finetune epoch {epoch + 1}/{cfg.epochs}  loss {mean_loss:.4f}  train acc {row['train_clip_accuracy']:.1f}")
         if out_of_time:
             break
+        if epoch + 1 < cfg.epochs and stop is not None and stop.signum:  # asked during the epoch's last step
+            raise _preempted(stop.signum, step, last)
 
     # ---- test ----
     result = test_now()

@@ -7,7 +7,9 @@ import json
 import os
 import platform
 import random
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,79 @@ def deterministic(flag: bool):
     finally:
         torch.use_deterministic_algorithms(prev[0], warn_only=prev[1])
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = prev[2], prev[3]
+
+
+# ------------------------------------------------------------------------------------------------ preemption
+
+
+class Preempted(SystemExit):
+    """The run was asked to stop (SIGTERM or SIGINT), saved a resumable ``last.pt`` at an optimiser-step boundary
+    and stopped; continue it with ``resume=True`` (the result equals an uninterrupted run's).
+
+    A ``SystemExit`` whose ``code`` is 128 + the signal number -- **143 for SIGTERM, 130 for SIGINT**, the codes a
+    shell reports for a process ended by that signal and what schedulers (Slurm requeue, Kubernetes, torchrun)
+    expect -- so ``python -m stclr pretrain ...`` and any script that does not catch it exit with that code and no
+    traceback, while ``except Exception`` in user code does not swallow a preemption. Fields: ``signum``,
+    ``signame``, ``step`` (optimiser steps in the checkpoint), ``checkpoint`` (its path)."""
+
+    def __init__(self, signum: int, step: int, checkpoint: str | Path):
+        super().__init__(128 + int(signum))
+        self.signum, self.step, self.checkpoint = int(signum), int(step), Path(checkpoint)
+        self.signame = signal.Signals(self.signum).name
+
+    def __str__(self) -> str:
+        return (f"{self.signame}: stopped after optimiser step {self.step}; resumable checkpoint {self.checkpoint} "
+                f"(continue with resume=true); exit code {self.code}")
+
+
+class StopFlag:
+    """What :func:`stop_on_signals` yields: ``signum`` is the first stop signal received (None until then)."""
+
+    def __init__(self):
+        self.signum: int | None = None
+
+    @property
+    def requested(self) -> bool:
+        return self.signum is not None
+
+
+@contextlib.contextmanager
+def stop_on_signals(signals=(signal.SIGTERM, signal.SIGINT)):
+    """Within the block, SIGTERM and SIGINT only set the yielded :class:`StopFlag`: the training loop finishes the
+    optimiser step it is in, saves ``last.pt`` and raises :class:`Preempted`. A second signal while the first is
+    being honoured does what it would have done without the block (SIGINT: KeyboardInterrupt; SIGTERM: the
+    previous handler, by default the end of the process), so a stuck run can still be stopped. The previous
+    handlers are restored on leaving. Outside the main thread (where Python cannot install handlers) the flag
+    never rises and signals act as before."""
+    flag = StopFlag()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+    previous = {s: signal.getsignal(s) for s in signals}
+
+    def handler(signum, frame):
+        if flag.signum is not None:  # asked twice: stop the usual way now
+            signal.signal(signum, previous[signum] if previous[signum] is not None else signal.SIG_DFL)
+            signal.raise_signal(signum)
+            return
+        flag.signum = signum
+
+    for s in signals:
+        signal.signal(s, handler)
+    try:
+        yield flag
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h if h is not None else signal.SIG_DFL)
+
+
+def ignore_stop_signals(worker_id: int | None = None) -> None:
+    """DataLoader ``worker_init_fn``: workers ignore SIGINT and SIGTERM, which a terminal's Ctrl-C and a
+    scheduler (Slurm signals the whole job step) send to every process, so that the training process alone decides
+    when to stop (after saving), instead of seeing its workers die mid-batch. Workers still end with the
+    training process: the DataLoader shuts them down, and they watch for their parent's death."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def setup_cuda_speed(device: torch.device, deterministic: bool) -> None:
@@ -192,11 +267,17 @@ class MetricsLog:
         self.path, self.enabled, self.key = Path(path), enabled, key
 
     def truncate_from(self, value: int) -> None:
+        """Drop the lines whose key is >= ``value`` (and a torn last line that a kill or a full disk left
+        half-written). When the kept lines are the file's beginning (an append-only log always is) the file is cut
+        in place: that needs no free space, so it also works when a full disk is what stopped the run."""
         if not (self.enabled and self.path.exists()):
             return
-        keep = [ln for ln in self.path.read_text().splitlines()
-                if ln.strip() and json.loads(ln).get(self.key, -1) < value]
-        write_text_atomic(self.path, "".join(ln + "\n" for ln in keep))
+        lines = self.path.read_bytes().splitlines(keepends=True)
+        keep = [ln for ln in lines if ln.strip() and (row := _parse(ln)) is not None and row.get(self.key, -1) < value]
+        if keep == lines[: len(keep)] and all(ln.endswith(b"\n") for ln in keep):
+            os.truncate(self.path, sum(len(ln) for ln in keep))
+        else:
+            write_text_atomic(self.path, "".join(ln.decode().rstrip("\n") + "\n" for ln in keep))
 
     def write(self, row: dict) -> None:
         if not self.enabled:
@@ -209,3 +290,8 @@ class MetricsLog:
         return read_jsonl(self.path)
 
 
+def _parse(line: bytes) -> dict | None:
+    try:
+        return json.loads(line)
+    except ValueError:  # a line cut short by a kill or a full disk
+        return None

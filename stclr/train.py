@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -44,6 +45,9 @@ from stclr import distributed as D
 from stclr.config import ConfigError, PretrainConfig, config_hash, save_yaml, to_dict
 from stclr.runinfo import (
     MetricsLog,
+    Preempted,
+    StopFlag,
+    stop_on_signals,
     autocast,
     env_info,
     resolve_device,
@@ -186,11 +190,11 @@ def build_pretrain_data(cfg: PretrainConfig, rank: int = 0, world: int = 1):
         hw = cfg.frame_size()
         dataset = PretrainDataset(split, method=cfg.method, plan=cfg, size=hw, seed=cfg.seed, augment=raw_clip,
                                   ssl_augment=raw_clip, out_dtype=None, decode_size=hw, backend=cfg.data.backend,
-                                  cache_file=cache)
+                                  cache_file=cache, on_bad_video=cfg.data.on_bad_video)
     else:
         dataset = PretrainDataset(split, method=cfg.method, plan=cfg, size=cfg.size, seed=cfg.seed,
                                   augment=cfg.augment, ssl_augment=cfg.ssl_augment,
-                                  backend=cfg.data.backend, cache_file=cache)
+                                  backend=cfg.data.backend, cache_file=cache, on_bad_video=cfg.data.on_bad_video)
     if rank == 0 and world > 1:
         D.barrier()
     # Persistent workers keep their decoded-video cache and skip a process start per epoch: the course's runs are
@@ -252,6 +256,13 @@ class EpochStats:
                 "compute_s": self.compute_s, "wait_s": self.wait_s}
 
 
+def stop_signal(stop: StopFlag | None, device: torch.device, dist) -> int:
+    """The stop signal's number if any rank received one (0 if none): a collective under torchrun, so every rank
+    stops after the same optimiser step (a rank stopping alone would leave the others waiting in all-reduce)."""
+    sig = (stop.signum or 0) if stop is not None else 0
+    return int(D.max_over_ranks(sig, device)) if dist.enabled else sig
+
+
 def epoch_seed(seed: int, epoch: int, rank: int) -> int:
     """Seed of the global RNGs (dropout; the data pipeline seeds itself from (seed, epoch, step)) for one epoch
     of one rank: resuming at an epoch boundary then continues the exact random stream."""
@@ -262,9 +273,16 @@ def epoch_seed(seed: int, epoch: int, rank: int) -> int:
 
 
 def run_pretrain(cfg: PretrainConfig) -> Path:
-    """Pretrain ``cfg.method``; returns the run folder. Safe to kill at any time: rerun with ``resume=True``."""
-    with deterministic(cfg.deterministic):
-        return _pretrain(cfg)
+    """Pretrain ``cfg.method``; returns the run folder. Safe to kill at any time: rerun with ``resume=True``.
+
+    Preemption: SIGTERM or SIGINT (a scheduler's notice, Ctrl-C, a notebook's interrupt) lets the optimiser step
+    in progress finish, saves a resumable ``last.pt`` at that step boundary and raises
+    :class:`stclr.runinfo.Preempted` -- a ``SystemExit`` with code 143 (SIGTERM) or 130 (SIGINT), so the command
+    line exits with that code. Under torchrun the ranks agree on the stop (an all-reduce of the flag at each
+    optimiser step) and all stop after the same step. ``resume=True`` then continues to the weights and optimiser
+    state of an uninterrupted run. A second signal stops at once, as without this handling."""
+    with deterministic(cfg.deterministic), stop_on_signals() as stop:
+        return _pretrain(cfg, stop)
 
 
 def pretraining_status(cfg: PretrainConfig) -> str:
@@ -290,7 +308,7 @@ def run_or_resume_pretraining(cfg: PretrainConfig) -> Path:
     return run_pretrain(dataclasses.replace(cfg, resume=status == "interrupted"))
 
 
-def _pretrain(cfg: PretrainConfig) -> Path:
+def _pretrain(cfg: PretrainConfig, stop: StopFlag | None = None) -> Path:
     from stclr.data.loader import LoaderStats
     from stclr.methods import DEFAULT_TEMPERATURE
 
@@ -306,6 +324,7 @@ def _pretrain(cfg: PretrainConfig) -> Path:
         raise FileExistsError(f"{run_dir} already holds a run: pass resume=true to continue it, or another run_name")
     if dist.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
+        ckpt_lib.remove_stale_temps(run_dir)  # half-written checkpoints of a run killed while saving
 
     # ---- model, data, optimiser -----------------------------------------------------------------------------
     seed_everything(cfg.seed)  # the same initial weights on every rank (DDP also broadcasts rank 0's)
@@ -343,6 +362,15 @@ def _pretrain(cfg: PretrainConfig) -> Path:
             sampler.load_state_dict(ckpt["sampler"])
         if dist.is_main:
             print(f"resuming {run_dir} at epoch {start_epoch + 1}" + (f", batch {start_batch}" if start_batch else ""))
+    # Every video the run does not train on as drawn, with the frame where it broke. Under torchrun each rank
+    # decodes its own share: rank 0 writes bad_videos.json, another rank bad_videos.rank<r>.json once it finds one.
+    from stclr.data.loader import BAD_VIDEOS_FILE, BadVideoReport
+
+    report_name = BAD_VIDEOS_FILE if dist.is_main else BAD_VIDEOS_FILE.replace(".json", f".rank{dist.rank}.json")
+    bad_report = BadVideoReport(run_dir / report_name, loader.dataset if dist.is_main else None,
+                                enabled=dist.is_main, log=lambda line: print(line, file=sys.stderr, flush=True))
+    if not dist.is_main:
+        bad_report.enabled = True  # written only when this rank finds a decode failure
     log = MetricsLog(run_dir / "metrics.jsonl", enabled=dist.is_main)
     log.truncate_from(start_epoch)
     step_log = MetricsLog(run_dir / STEPS_FILE, enabled=dist.is_main, key="step")  # the curve per optimiser step
@@ -356,17 +384,38 @@ def _pretrain(cfg: PretrainConfig) -> Path:
         write_json(run_dir / "env.json", env)
     D.barrier()
 
+    saved_at = [start_epoch, step]  # (epoch, step) of the last.pt on disk: what the logs may not run past
+
     def save(epoch: int, batch_in_epoch: int, stats: EpochStats | None, sampler_state, name=ckpt_lib.LAST):
         if dist.is_main:
             extra = {"best_loss": best, "train_seconds": elapsed0 + time.time() - t_start,
                      "epoch_stats": stats.state() if stats is not None else None}
-            ckpt_lib.save_checkpoint(run_dir / name, model=model, optimizer=optimizer, scheduler=scheduler,
-                                     scaler=scaler, epoch=epoch, step=step, batch_in_epoch=batch_in_epoch,
-                                     sampler=sampler_state, config=cfg_dict, extra=extra)
+            try:
+                ckpt_lib.save_checkpoint(run_dir / name, model=model, optimizer=optimizer, scheduler=scheduler,
+                                         scaler=scaler, epoch=epoch, step=step, batch_in_epoch=batch_in_epoch,
+                                         sampler=sampler_state, config=cfg_dict, extra=extra)
+            except ckpt_lib.CheckpointWriteError:
+                if name == ckpt_lib.LAST:
+                    # The epoch row and the step rows were written before this checkpoint: cut them back to the
+                    # last.pt still on disk, so the folder reads as the run that a resume will continue (resume
+                    # would cut them too; this keeps the folder honest for whoever reads it first).
+                    log.truncate_from(saved_at[0])
+                    step_log.truncate_from(saved_at[1] + 1)
+                raise
+            if name == ckpt_lib.LAST:
+                saved_at[:] = [epoch, step]
+
+    def preempted(signum: int):
+        run_bar.close()
+        D.barrier()  # rank 0 has written last.pt before any rank exits (torchrun ends the others when one exits)
+        exc = Preempted(signum, step, last)
+        if dist.is_main:
+            print(f"stclr pretrain: {exc}", file=sys.stderr, flush=True)
+        raise exc
 
     # ---- the loop ----------------------------------------------------------------------------------------------
     t_start = time.time()
-    out_of_time = False
+    out_of_time, stop_sig = False, 0
     epochs = range(start_epoch, cfg.epochs)
     if cfg.time_budget_s is not None and elapsed0 >= cfg.time_budget_s:
         epochs = range(0)  # a resumed run whose budget is already spent: train nothing (raise the budget to go on)
@@ -411,6 +460,8 @@ def _pretrain(cfg: PretrainConfig) -> Path:
             wait = time.perf_counter() - t_wait  # time the step waited for data: >0 means the loader is behind
             t0 = time.perf_counter()
             sampler_state = sampler.state_after(batch)  # exact resume point, whatever the workers prefetched
+            if "bad_videos" in batch:  # a video failed mid-decode and was replaced: name it (file, frame)
+                bad_report.add(batch["bad_videos"])
             plan = batch["plan"]
             batch = move_batch(batch, device, use_cl and device_augment is None)
             if device_augment is not None:  # parameters from (seed, epoch, step, rank): resumable like the loader's
@@ -450,6 +501,11 @@ def _pretrain(cfg: PretrainConfig) -> Path:
                 break  # the epoch's end (the time budget is checked there too)
             if cfg.max_steps is not None and step >= cfg.max_steps:
                 break  # the budget in steps: this epoch ends here, with its row and checkpoint
+            if last_micro:
+                stop_sig = stop_signal(stop, device, dist)
+                if stop_sig:
+                    save(epoch, i, stats, sampler_state)  # mid-epoch, like the time budget's: resumable from here
+                    break
             if cfg.ckpt_every_steps and last_micro and step % cfg.ckpt_every_steps == 0:
                 save(epoch, i, stats, sampler_state)
             if cfg.time_budget_s is not None and D.any_rank(elapsed0 + time.time() - t_start >= cfg.time_budget_s, device):
@@ -458,6 +514,8 @@ def _pretrain(cfg: PretrainConfig) -> Path:
                 break
             t_wait = time.perf_counter()
         bar.close()
+        if stop_sig:
+            preempted(stop_sig)
         if out_of_time:
             if dist.is_main and cfg.show_progress:
                 print(f"time budget of {cfg.time_budget_s:.0f}s spent in epoch {epoch + 1} (batch {i}); checkpoint saved")
@@ -498,6 +556,10 @@ def _pretrain(cfg: PretrainConfig) -> Path:
             break  # the budget ran out at an epoch's end
         if cfg.max_steps is not None and step >= cfg.max_steps:
             break
+        if epoch + 1 < cfg.epochs:  # asked during the epoch's last step: stop with the epoch's checkpoint
+            stop_sig = stop_signal(stop, device, dist)
+            if stop_sig:
+                preempted(stop_sig)
     run_bar.close()
     D.barrier()
     return run_dir

@@ -99,15 +99,18 @@ Size = Union[None, int, Sequence[int]]
 
 
 class VideoReadError(RuntimeError):
-    """A video could not be read as asked. The message names the path and the cause."""
+    """A video could not be read as asked. The message names the path and the cause; ``frame`` is the index of
+    the first frame that did not decode (None when the file failed before decoding started, e.g. no video
+    stream, or the backend cannot tell)."""
 
-    def __init__(self, path: PathLike, cause: str):
+    def __init__(self, path: PathLike, cause: str, frame: int | None = None):
         self.path = str(path)
         self.cause = cause
+        self.frame = frame
         super().__init__(f"{self.path}: {cause}")
 
-    def __reduce__(self):  # keep (path, cause) through pickling, e.g. out of a worker process
-        return type(self), (self.path, self.cause)
+    def __reduce__(self):  # keep (path, cause, frame) through pickling, e.g. out of a worker process
+        return type(self), (self.path, self.cause, self.frame)
 
 
 @dataclass(frozen=True)
@@ -596,7 +599,8 @@ def _require_seek_exact(p: Path) -> None:
 
 
 def _out_of_range(p: Path, index: int, available: int, how: str) -> VideoReadError:
-    return VideoReadError(p, f"frame index {index} out of range: only {available} frames {how} (valid: 0..{available - 1})")
+    return VideoReadError(p, f"frame index {index} out of range: only {available} frames {how} (valid: 0..{available - 1})",
+                          frame=available)
 
 
 def _to_rgb(frame: av.VideoFrame, out_hw: tuple[int, int]) -> np.ndarray:
@@ -626,6 +630,10 @@ def _read_pyav(p: Path, unique: np.ndarray, out_hw: tuple[int, int]) -> np.ndarr
                     k += 1
                     if decoded - 1 == last:
                         break
+        except VideoReadError as e:
+            if e.frame is None:
+                e.frame = decoded  # frames 0..decoded-1 came out: the next one is where the stream broke
+            raise
         finally:
             COUNTERS.frames_decoded += decoded
     if k < len(unique):
@@ -641,6 +649,10 @@ def _read_all_pyav(p: Path, out_hw: tuple[int, int]) -> np.ndarray:
         try:
             for frame in _decoded_frames(p, container, stream):
                 frames.append(_to_rgb(frame, out_hw))
+        except VideoReadError as e:
+            if e.frame is None:
+                e.frame = len(frames)  # where the stream broke
+            raise
         finally:
             COUNTERS.frames_decoded += len(frames)
     if not frames:

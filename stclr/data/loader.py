@@ -29,7 +29,13 @@ How it fits together, and why:
   unreadable ones and ones shorter than ``min_frames`` are recorded with ONE warning each
   (:class:`VideoSkippedWarning`). A batch that draws one replaces it by another video (seeded), so
   batches never shrink; each replacement is counted in ``stats["videos_skipped"]``. A video that
-  probes fine but fails to decode is handled the same way at run time (the batch is re-planned).
+  probes fine but fails to decode is handled the same way at run time (the batch is re-planned), and
+  the batch reports it in ``batch["bad_videos"]`` (path, the frame where decoding broke, the cause).
+  A replacement is a pure function of (seed, epoch, step, the batch's videos, which of them fail):
+  it is drawn from the videos that passed the probe, never from what this process happened to see
+  fail before, so a batch is the same with any worker count and after a resume in a fresh process.
+  ``on_bad_video="error"`` stops instead, with a :class:`BadVideoError` naming the file and the frame
+  (an unreadable file at construction; too-short videos are still skipped: they are not damaged).
   When most of the dataset is unreadable (more than ``max_bad_fraction``, default 0.5, of its
   videos), or more than half of one batch's attempts fail (more failures than the batch size), a
   :class:`DatasetUnreadableError` says so instead of looping.
@@ -60,9 +66,12 @@ from stclr.augment import build_eval_transform, build_train_augment
 from stclr.config import config_hash, to_dict
 from stclr.plan import BatchPlan, PlanConfig, method_parts, plan_batch
 from stclr.fileio import write_text_atomic
+from stclr.runinfo import ignore_stop_signals
 from stclr.sampling import uniform_clips
 
 __all__ = [
+    "BAD_VIDEOS_FILE",
+    "BadVideoReport",
     "BatchKey",
     "PlannedBatchSampler",
     "PretrainDataset",
@@ -70,6 +79,7 @@ __all__ = [
     "LoaderStats",
     "VideoSkippedWarning",
     "DatasetUnreadableError",
+    "BadVideoError",
     "collate_planned",
     "make_pretrain_loader",
     "frames_cache_file",
@@ -83,6 +93,13 @@ class VideoSkippedWarning(UserWarning):
 
 class DatasetUnreadableError(RuntimeError):
     """Too many videos of the dataset (or of one batch) are unreadable to go on."""
+
+
+class BadVideoError(DatasetUnreadableError):
+    """A video failed and ``on_bad_video="error"``: the message names the file, the frame and the cause."""
+
+
+ON_BAD_VIDEO = ("replace", "error")
 
 
 class BatchKey(NamedTuple):
@@ -258,7 +275,8 @@ def probe_frame_totals(items: Sequence[Any], paths: Sequence[str], cache_file: s
 def frames_cache_file(out_dir: str | Path, data) -> Path:
     """The JSON file of the dataset's frame totals beside a run's outputs (``out_dir/.cache``), shared by the
     pretraining, fine-tuning and retrieval runs written there with the same data settings."""
-    return Path(out_dir) / ".cache" / f"frames-{config_hash(to_dict(data), ignore={'num_workers'})}.json"
+    # on_bad_video does not change what a probe counts: the same cache serves both settings
+    return Path(out_dir) / ".cache" / f"frames-{config_hash(to_dict(data), ignore={'num_workers', 'on_bad_video'})}.json"
 
 
 def _load_cache(cache_file: Path | None) -> dict:
@@ -292,6 +310,9 @@ class PretrainDataset(Dataset):
 
     ``frame_counts``: ``"probe"`` (default: probe each video once, in ``probe_threads`` threads,
     optionally cached in the JSON ``cache_file``), or a sequence of counts aligned with the items.
+    ``on_bad_video``: ``"replace"`` (default) swaps a video that fails to decode for another, drawn from
+    (seed, epoch, step), and reports it; ``"error"`` raises :class:`BadVideoError` naming the file and frame.
+    ``max_bad_fraction``: more unreadable videos than this fraction of the split is an error either way.
     ``min_frames``: shorter videos are skipped (default: the clip length). ``decode_size``: passed to
     ``read_frames`` (``None`` native, an int short side, or (H, W)). ``threads``: torch intra-op threads
     while a batch is built (1: the clips are small; ``None`` leaves the process setting alone).
@@ -318,7 +339,13 @@ class PretrainDataset(Dataset):
         decode_size: Any = None,
         max_bad_fraction: float = 0.5,
         threads: int | None = 1,
+        on_bad_video: str = "replace",
     ):
+        if on_bad_video not in ON_BAD_VIDEO:
+            raise ValueError(f"on_bad_video must be one of {list(ON_BAD_VIDEO)}, got {on_bad_video!r}")
+        if not 0.0 <= float(max_bad_fraction) < 1.0:
+            raise ValueError(f"max_bad_fraction must be in [0, 1), got {max_bad_fraction!r}")
+        self.on_bad_video = on_bad_video
         self.method = method
         self.threads = threads
         self.parts = method_parts(method)
@@ -341,6 +368,7 @@ class PretrainDataset(Dataset):
         self.max_bad_fraction = float(max_bad_fraction)
         self._warned: set[str] = set()
         self.bad: dict[int, str] = {}  # dataset index -> reason (index-time and, per process, run-time)
+        self.probe_bad: dict[int, str] = {}  # index-time only: what replacements may depend on
         self.num_frames: list[int] = [0] * len(self.items)  # usable frames (inside the item's range)
         self.offsets: list[int] = [0] * len(self.items)
         self._index(frame_counts, Path(cache_file) if cache_file else None, probe_threads)
@@ -363,7 +391,16 @@ class PretrainDataset(Dataset):
             self.offsets[i], self.num_frames[i] = _frame_range(item, int(c))
             if self.num_frames[i] < self.min_frames:
                 self._mark_bad(i, f"too short: {self.num_frames[i]} frames < min_frames={self.min_frames}")
+        self.probe_bad = dict(self.bad)
+        self._pool = [i for i in range(len(self.items)) if i not in self.probe_bad]
         self._check_global()
+        if self.on_bad_video == "error":
+            unreadable = {i: r for i, r in self.bad.items() if not r.startswith("too short")}
+            if unreadable:
+                raise BadVideoError(
+                    f"{len(unreadable)} video(s) cannot be read and data.on_bad_video='error': "
+                    + "; ".join(f"{self.paths[i]}: {r}" for i, r in list(unreadable.items())[:10])
+                    + " (data.on_bad_video='replace' trains on other videos instead, reported in bad_videos.json)")
 
     def _mark_bad(self, index: int, reason: str) -> None:
         self.bad[index] = reason
@@ -419,10 +456,14 @@ class PretrainDataset(Dataset):
         cpu0, wall0 = time.process_time(), time.perf_counter()
         rows = [int(i) for i in indices]
         skipped: list[tuple[int, str, str]] = []
-        for r, i in enumerate(rows):  # videos known to be bad: replace before planning
-            if i in self.bad:
-                skipped.append((i, self.paths[i], self.bad[i]))
-                rows[r] = self._replacement(rows, epoch, step, len(skipped))
+        failed: list[dict] = []  # run-time decode failures of this batch (the run's bad_videos.json)
+        # Only what the probe found is replaced before planning. A video seen failing earlier in this process is
+        # tried again (and fails again): replacing it on sight would make the batch depend on what this worker
+        # happened to decode before, so a resumed run or another worker count would train on other videos.
+        for r, i in enumerate(rows):
+            if i in self.probe_bad:
+                skipped.append((i, self.paths[i], self.probe_bad[i]))
+                rows[r] = self._replacement(rows, epoch, step, len(skipped), skipped)
         failures = 0
         while True:
             plan = self.plan(rows, epoch, step)
@@ -432,14 +473,21 @@ class PretrainDataset(Dataset):
             except _BadRow as e:  # probed fine, failed to decode: same treatment, then re-plan
                 failures += 1
                 i = rows[e.row]
-                self._mark_bad(i, e.reason)
-                skipped.append((i, self.paths[i], e.reason))
+                where = f" at frame {e.frame}" if e.frame is not None else ""
+                if self.on_bad_video == "error":
+                    raise BadVideoError(
+                        f"{self.paths[i]}: {e.reason}{where} (batch of epoch {epoch}, step {step}) and "
+                        f"data.on_bad_video='error'; 'replace' would train on another video instead") from None
+                self._mark_bad(i, e.reason + where)
+                skipped.append((i, self.paths[i], e.reason + where))
+                failed.append({"index": i, "path": self.paths[i], "frame": e.frame, "reason": e.reason,
+                               "epoch": int(epoch), "step": int(step)})
                 if failures > len(rows):  # more than half of this batch's attempts failed
                     raise DatasetUnreadableError(
                         f"{failures} of {len(rows) + failures} videos tried for batch (epoch {epoch}, step {step}) "
-                        f"failed to decode; last: {self.paths[i]}: {e.reason}") from None
+                        f"failed to decode; last: {self.paths[i]}{where}: {e.reason}") from None
                 self._check_global()
-                rows[e.row] = self._replacement(rows, epoch, step, len(skipped))
+                rows[e.row] = self._replacement(rows, epoch, step, len(skipped), skipped)
         after = _video.get_counters()
         stats = {k: after[k] - before.get(k, 0) for k in after}
         stats.update(videos=len(rows), videos_skipped=len(skipped), frames_planned=plan.frames_to_decode(),
@@ -447,14 +495,17 @@ class PretrainDataset(Dataset):
                      cpu_s=time.process_time() - cpu0, wall_s=time.perf_counter() - wall0)
         batch["stats"] = stats
         batch["skipped"] = skipped
+        if failed:
+            batch["bad_videos"] = failed
         return batch
 
-    def _replacement(self, rows: Sequence[int], epoch: int, step: int, attempt: int) -> int:
-        """A usable video not already in the batch, drawn from (seed, epoch, step, attempt)."""
+    def _replacement(self, rows: Sequence[int], epoch: int, step: int, attempt: int,
+                     skipped: Sequence[tuple] = ()) -> int:
+        """A video that passed the probe, not in the batch and not already failed in it, drawn from (seed, epoch,
+        step, attempt): the same in every process, whatever it decoded before."""
         rng = np.random.default_rng([self.seed, int(epoch), int(step), 0xBAD, int(attempt)])
-        taken = set(rows)
-        usable = self.usable
-        pool = [i for i in usable if i not in taken] or usable  # tiny datasets: allow a repeat
+        taken = set(rows) | {s[0] for s in skipped}
+        pool = [i for i in self._pool if i not in taken] or self._pool  # tiny datasets: allow a repeat
         if not pool:
             raise DatasetUnreadableError(f"no readable video left under {self.root}")
         return pool[int(rng.integers(0, len(pool)))]
@@ -472,7 +523,7 @@ class PretrainDataset(Dataset):
             frames = _video.read_frames(path, v.frames + self.offsets[v.index], size=self.decode_size,
                                         backend=self.backend)
         except _video.VideoReadError as e:
-            raise _BadRow(r, f"decode failed: {e.cause}") from None
+            raise _BadRow(r, f"decode failed: {e.cause}", getattr(e, "frame", None)) from None
         if frames.shape[0] != len(v.frames):
             raise _BadRow(r, f"decode returned {frames.shape[0]} of {len(v.frames)} frames")
         return frames
@@ -539,9 +590,9 @@ def _intra_op_threads(n: int | None):
 
 
 class _BadRow(Exception):
-    def __init__(self, row: int, reason: str):
+    def __init__(self, row: int, reason: str, frame: int | None = None):
         super().__init__(reason)
-        self.row, self.reason = row, reason
+        self.row, self.reason, self.frame = row, reason, frame
 
 
 def collate_planned(batch: dict) -> dict:
@@ -576,10 +627,63 @@ def make_pretrain_loader(
         sampler.load_state_dict(sampler_state)
     kwargs: dict[str, Any] = {}
     if num_workers > 0:
-        kwargs.update(persistent_workers=persistent_workers, prefetch_factor=prefetch_factor)
+        # workers leave SIGTERM/SIGINT to the training process, which stops at a step boundary after saving
+        kwargs.update(persistent_workers=persistent_workers, prefetch_factor=prefetch_factor,
+                      worker_init_fn=ignore_stop_signals)
     loader = DataLoader(dataset, batch_size=None, sampler=sampler, num_workers=num_workers,
                         collate_fn=collate_planned, pin_memory=pin_memory, **kwargs)
     return loader, sampler
+
+
+# --------------------------------------------------------------------------------------------
+# The run's report of bad videos
+# --------------------------------------------------------------------------------------------
+
+BAD_VIDEOS_FILE = "bad_videos.json"
+
+
+class BadVideoReport:
+    """A run's ``bad_videos.json``: one entry per video that the run did not train on as drawn -- ``kind``
+    ``"unreadable"`` / ``"too_short"`` (found by the probe, ``frame`` None) or ``"decode_failed"`` (found while
+    decoding a batch: ``frame`` is where decoding broke, ``epoch`` / ``step`` the batch that found it first). Each
+    new decode failure is also printed as one line to ``log``. Written atomically on every change; a resumed run
+    keeps the entries of the file it finds (the files are no better for a restart)."""
+
+    def __init__(self, path: str | Path, dataset: PretrainDataset | None = None, *, enabled: bool = True,
+                 log: Callable[[str], None] | None = None):
+        self.path, self.enabled, self.log = Path(path), enabled, log
+        self.entries: dict[str, dict] = {}
+        if enabled and self.path.exists():
+            try:
+                self.entries = {e["path"]: e for e in json.loads(self.path.read_text())["videos"]}
+            except (OSError, ValueError, KeyError, TypeError):
+                self.entries = {}  # a damaged report is rebuilt from what this run finds
+        for i, reason in (dataset.probe_bad.items() if dataset is not None else ()):
+            kind = "too_short" if reason.startswith("too short") else "unreadable"
+            self.entries.setdefault(dataset.paths[i], {"path": dataset.paths[i], "kind": kind, "frame": None,
+                                                       "reason": reason, "found": "probe"})
+        self.write()
+
+    def add(self, failures: Iterable[Mapping]) -> None:
+        """Record a batch's ``batch["bad_videos"]``; new files are logged and the report rewritten."""
+        new = False
+        for f in failures:
+            if f["path"] in self.entries:
+                continue
+            self.entries[f["path"]] = {"path": f["path"], "kind": "decode_failed", "frame": f.get("frame"),
+                                       "reason": f["reason"], "found": "decode", "epoch": f.get("epoch"),
+                                       "step": f.get("step")}
+            new = True
+            if self.log is not None and self.enabled:
+                where = f" at frame {f['frame']}" if f.get("frame") is not None else ""
+                self.log(f"bad video: {f['path']} failed to decode{where} ({f['reason']}) in the batch of epoch "
+                         f"{f.get('epoch')}, step {f.get('step')}; replaced by another video; listed in {self.path}")
+        if new:
+            self.write()
+
+    def write(self) -> None:
+        if self.enabled:
+            write_text_atomic(self.path, json.dumps({"videos": list(self.entries.values())}, indent=2) + "\n")
 
 
 # --------------------------------------------------------------------------------------------
