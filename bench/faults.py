@@ -10,8 +10,9 @@ Cases (each against the same run without that fault, seed 3, 3 epochs x 2 steps,
   (``data.on_bad_video=replace``): the run replaces them and lists them in ``bad_videos.json``; and the same
   with a SIGTERM after step 3 and a resume (compared with the bad-video run without SIGTERM).
 
-Reported per case: runs finished (after the resume, if any), batches lost (optimiser steps trained before the
-fault that the resume had to train again), checkpoints lost (writes that failed), videos replaced, and whether the
+Reported per case: runs finished (after the resume, if any), batches lost (optimiser steps the finished run never
+took), checkpoints lost (a ``last.pt`` that does not load after the fault), failed writes, steps redone (trained
+before the fault, not in the last checkpoint, trained again after the resume), videos replaced, and whether the
 final weights and optimiser state EQUAL the run without that fault (torch.equal).
 
     .venv/bin/python bench/faults.py              # ~1 minute on 2 cores; writes the "faults" section
@@ -37,6 +38,9 @@ import torch  # noqa: E402
 
 WORK = REPO / "bench" / "_work" / "faults"
 BAD = ("v_SlideThenHop_g03_c01.mp4", "v_HopThenSlide_g02_c02.mp4")
+
+
+STEPS = 6  # 3 epochs x 2 steps
 
 
 def cfg_for(root: Path, out: Path, **kw):
@@ -136,7 +140,7 @@ def run_case(name: str, root: Path, *, fault: str, bad_videos: bool, reference: 
     real_read, real_save = video.read_frames, torch.save
     if bad_videos:
         video.read_frames = breaking_decoder()
-    lost_ckpts, lost_steps, stopped = 0, 0, None
+    failed_writes, redone, stopped, ckpt_lost = 0, 0, None, 0
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -150,9 +154,12 @@ def run_case(name: str, root: Path, *, fault: str, bad_videos: bool, reference: 
                     stopped = type(e).__name__
                 finally:
                     torch.save = real_save
-            lost_ckpts = failed[0]
+            failed_writes = failed[0]
             if stopped:
-                lost_steps = steps.n - final(out / "run")["step"]  # trained, then not in the checkpoint
+                try:  # the checkpoint the fault left must load: a good checkpoint lost is what must never happen
+                    redone = steps.n - final(out / "run")["step"]  # trained, then not in the checkpoint
+                except Exception:  # noqa: BLE001
+                    ckpt_lost = 1
                 run_pretrain(apply_overrides(cfg, ["resume=true"]))
     finally:
         video.read_frames = real_read
@@ -161,9 +168,11 @@ def run_case(name: str, root: Path, *, fault: str, bad_videos: bool, reference: 
     return {
         "case": name,
         "stopped_with": stopped,
-        "finished": int(end["step"] == 6 and end["epoch"] == 3),
-        "batches_lost": lost_steps,
-        "checkpoints_lost": lost_ckpts,
+        "finished": int(end["step"] == STEPS and end["epoch"] == 3),
+        "batches_lost": STEPS - end["step"] if end["epoch"] == 3 else None,  # optimiser steps the run never took
+        "checkpoints_lost": ckpt_lost,
+        "failed_writes": failed_writes,
+        "steps_redone": redone,
         "videos_replaced": replaced(out / "run"),
         "bad_videos_listed": len(json.loads(report.read_text())["videos"]) if report.exists() else 0,
         "equal_to_reference": None if reference is None else same(end, reference),
@@ -206,19 +215,22 @@ def main() -> None:
         f"`python bench/faults.py` · {machine_line()}",
         "",
         "Tiny synthetic pretraining (8 training videos, 3 epochs x 2 steps, seed 3, deterministic, 1 thread). "
-        "Batches lost: optimiser steps trained before the fault that the resume trained again; checkpoints lost: "
-        "writes that failed (the previous `last.pt` stayed loadable each time). Equal: final weights and optimiser "
+        "Batches lost: optimiser steps the finished run never took (a batch dropped or skipped); checkpoints lost: "
+        "a `last.pt` that did not load after the fault. Failed writes: checkpoint saves the fault made fail; steps "
+        "redone: optimiser steps trained before the fault and again after the resume (they were not in the last "
+        "checkpoint). Equal: final weights and optimiser "
         "state torch.equal to the same run without the interruption. Videos replaced: the sum of metrics.jsonl's "
         "`loader_videos_skipped`; the loader's counters are not checkpointed, so after a mid-epoch resume they count "
         "only the batches loaded after it (5 of the 7 replacements here; the batches themselves are the same).",
         "",
-        "| fault injected | stopped with | runs finished | batches lost | checkpoints lost | videos replaced "
-        "| in bad_videos.json | equal after resume |",
-        "|---|---|---|---|---|---|---|---|",
+        "| fault injected | stopped with | runs finished | batches lost | checkpoints lost | failed writes "
+        "| steps redone | videos replaced | in bad_videos.json | equal after resume |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(f"| {r['case']} | {r['stopped_with'] or '-'} | {r['finished']}/1 | {r['batches_lost']} | "
-                     f"{r['checkpoints_lost']} | {r['videos_replaced']} | {r['bad_videos_listed']} | "
+                     f"{r['checkpoints_lost']} | {r['failed_writes']} | {r['steps_redone']} | "
+                     f"{r['videos_replaced']} | {r['bad_videos_listed']} | "
                      f"{yes[r['equal_to_reference']]} |")
     md = "\n".join(lines)
     print(md)
