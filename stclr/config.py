@@ -576,7 +576,13 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "ssl_input": ("frames", "diff"),
     "augment_on": ("loader", "device"),
 }
-_POSITIVE = ("clip_len", "size", "batch_size", "accum_steps", "crop", "top_n", "eval_batch_size", "n_clips", "skip")
+_POSITIVE = ("clip_len", "size", "batch_size", "accum_steps", "crop", "top_n", "eval_batch_size", "n_clips", "skip",
+             "epochs", "max_steps", "max_steps_per_epoch", "test_clips")
+# Impossible values are refused when the config is built, naming the field, before any data is read (issue 23).
+_GREATER_THAN_0 = ("lr", "temperature", "time_budget_s")  # None (where allowed) means "the default" / "none"
+_PROBABILITY = ("c1", "c2", "dropout")  # in [0, 1]
+_AT_LEAST_0 = ("weight_decay",)
+_POSITIVE_LISTS = ("skips", "ssl_speeds")  # every entry >= 1 (frame steps)
 
 
 def _check_choices(cfg) -> None:
@@ -589,6 +595,28 @@ def _check_choices(cfg) -> None:
         v = getattr(cfg, name, None)
         if isinstance(v, int) and not isinstance(v, bool) and v < 1:
             raise ConfigError(f"{prefix}{name}: must be >= 1, got {v}")
+    def number(x):
+        return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+    for name in _GREATER_THAN_0:
+        v = getattr(cfg, name, None)
+        if number(v) and not v > 0:
+            raise ConfigError(f"{prefix}{name}: must be > 0, got {v}")
+    for name in _PROBABILITY:
+        v = getattr(cfg, name, None)
+        if number(v) and not 0 <= v <= 1:
+            raise ConfigError(f"{prefix}{name}: a probability, must be in [0, 1], got {v}")
+    for name in _AT_LEAST_0:
+        v = getattr(cfg, name, None)
+        if number(v) and v < 0:
+            raise ConfigError(f"{prefix}{name}: must be >= 0, got {v}")
+    v = getattr(cfg, "momentum", None)
+    if number(v) and not 0 <= v < 1:
+        raise ConfigError(f"momentum: must be in [0, 1), got {v}")
+    for name in _POSITIVE_LISTS:
+        v = getattr(cfg, name, None)
+        if isinstance(v, (list, tuple)) and (not v or any(not isinstance(x, int) or x < 1 for x in v)):
+            raise ConfigError(f"{prefix}{name}: every entry must be an integer >= 1, got {list(v)}")
     v = getattr(cfg, "ssl_head_dropout", None)
     if isinstance(v, (int, float)) and not 0 <= v < 1:
         raise ConfigError(f"ssl_head_dropout: must be in [0, 1), got {v}")

@@ -268,6 +268,24 @@ def test_batch_keeps_going_records_the_failed_cell_and_resumes(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_point_killed_mid_run_is_run_again_and_finished_points_are_not(tmp_path):
+    """Issue 23, batches that die: a batch killed while a point's notebook runs leaves that point's folder with a
+    half-written executed notebook and even its metrics.json, but no done.json; rerunning the batch runs that
+    point (and only the points without done.json) again."""
+    recipe = _recipe(tmp_path, {"grid": {"x": [1, 2, 3]}})
+    assert run_batch(recipe, show_progress=False, log=lambda m: None).exit_code == 0
+    killed = recipe.out / "x=2"
+    (killed / "done.json").unlink()  # what a kill before the runner's last write leaves
+    nb = killed / "grid.ipynb"
+    nb.write_text(nb.read_text()[: len(nb.read_text()) // 2])  # the executed notebook cut mid-write
+    assert batch.point_state(killed, params_hash({"x": 2})) == "incomplete"
+    again = run_batch(_recipe(tmp_path, {"grid": {"x": [1, 2, 3]}}), show_progress=False, log=lambda m: None)
+    assert again.exit_code == 0 and again.ran == ["x=2"]
+    assert [_count(recipe.out / f"x={x}") for x in (1, 2, 3)] == [1, 2, 1]
+    assert json.loads((killed / "done.json").read_text())["params_hash"] == params_hash({"x": 2})
+
+
+@pytest.mark.slow
 def test_parallel_jobs_pin_one_gpu_per_kernel(tmp_path):
     recipe = _recipe(tmp_path, {"grid": {"x": [1, 2]}})
     result = run_batch(recipe, gpus=["0", "1"], show_progress=False, log=lambda m: None)  # jobs defaults to 2

@@ -182,3 +182,16 @@ def test_coerce_is_the_one_type_checker_for_configs_and_recipes():
     for value, tp in (("c", typing.Literal["a", "b"]), (True, int), ("x", list), (1, dict), (2.5, int)):
         with pytest.raises(ConfigError, match="k"):
             coerce(value, tp, "k")
+
+
+@pytest.mark.parametrize("kind, key, value", [
+    ("pretrain", "lr", -1.0), ("pretrain", "epochs", 0), ("pretrain", "max_steps", -3), ("pretrain", "c1", 1.5),
+    ("pretrain", "c2", -0.1), ("pretrain", "temperature", 0.0), ("pretrain", "skips", [4, 0]),
+    ("pretrain", "ssl_speeds", [1, 0]), ("pretrain", "weight_decay", -1e-3), ("pretrain", "time_budget_s", -5.0),
+    ("finetune", "epochs", -1), ("finetune", "lr", 0.0), ("finetune", "dropout", 1.2), ("finetune", "momentum", 1.0),
+    ("finetune", "test_clips", 0),
+])  # fmt: skip
+def test_impossible_values_are_refused_naming_the_field(kind, key, value):
+    # issue 23: a clear error before any training starts, naming the parameter
+    with pytest.raises(ConfigError, match=key):
+        preset("course", kind, **{key: value})
