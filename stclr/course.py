@@ -90,10 +90,7 @@ def _step(status: str, message: str, seconds: float = 0.0) -> dict[str, Any]:
 
 def _ensure_dataset(root: Path, make_dataset: Callable | None, synth_config, show_progress: bool) -> dict[str, Any]:
     """Generate the synthetic dataset when ``root`` holds none; never touch a folder we did not write."""
-    try:
-        from stclr.data.synthetic import COMPLETE_FILE, CONFIG_FILE
-    except ImportError:  # the generator's own bookkeeping names; the import error resurfaces below if needed
-        COMPLETE_FILE, CONFIG_FILE = ".complete", ".synth_config.json"
+    from stclr.data.synthetic import COMPLETE_FILE, CONFIG_FILE
     start = time.perf_counter()
     if (root / COMPLETE_FILE).is_file():
         return _step("present", f"synthetic dataset already complete in {root}")
@@ -111,10 +108,7 @@ def _ensure_dataset(root: Path, make_dataset: Callable | None, synth_config, sho
 def _check_dataset(root: Path, check: Callable | None, show_progress: bool) -> dict[str, Any]:
     start = time.perf_counter()
     if check is None:
-        try:
-            from stclr.data.prepare import check_dataset as check
-        except ImportError as e:  # the checker is optional for the course: notebooks still meet bad videos
-            return _step("unavailable", f"stclr.data.prepare.check_dataset cannot be imported ({e})")
+        from stclr.data.prepare import check_dataset as check
     try:
         report = check(root, show_progress=show_progress)
     except Exception as e:
@@ -405,7 +399,7 @@ def run_course(
         report["seconds"] = round(time.perf_counter() - start, 3)
         report["ok"] = (
             report.get("dataset", {}).get("status") in ("present", "generated")
-            and report.get("check", {}).get("status") in ("ok", "unavailable")
+            and report.get("check", {}).get("status") == "ok"
             and all(nb["status"] == "ok" for nb in report["notebooks"])
         )
         md = write_course_summary(out, report)

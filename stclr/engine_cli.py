@@ -72,14 +72,3 @@ def add_engine_commands(subparsers) -> None:
             p.add_argument("--random-init", action="store_true", help="evaluate an untrained (seeded) backbone")
         p.set_defaults(func=_run, command=name)
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry (``python -m stclr.engine_cli pretrain ...``) until stclr.cli calls add_engine_commands."""
-    parser = argparse.ArgumentParser(prog="stclr-engine")
-    add_engine_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

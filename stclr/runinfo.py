@@ -182,10 +182,6 @@ def shown_path(path: str | Path, start: str | Path | None = None) -> str:
     return rel if Path(rel).parts[:3].count("..") <= 2 else str(p)
 
 
-def run_dir_for(out_dir: str | Path, run_name: str) -> Path:
-    return Path(out_dir) / run_name
-
-
 def decoder_backend(configured: str = "auto") -> dict[str, Any]:
     """The configured decoder backend and what ``auto`` can choose on this machine."""
     try:

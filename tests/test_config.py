@@ -135,7 +135,7 @@ def test_presets_are_not_mutated_by_overrides():
 
 
 def test_engine_cli_resolves_and_reports(capsys):
-    from stclr.engine_cli import main
+    from stclr.cli import main
 
     assert main(["pretrain", "--preset", "course", "--print-config", "--resume", "epochs=2", "data.root=d"]) == 0
     printed = yaml.safe_load(capsys.readouterr().out)

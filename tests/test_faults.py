@@ -146,7 +146,9 @@ def test_sigterm_saves_at_a_step_boundary_exits_143_and_resumes_exactly(synth, t
     assert proc.returncode == 143, out[-3000:]
     assert "SIGTERM: stopped after optimiser step" in out and "resume=true" in out
     at = final_state(tmp_path / "run")
-    assert at["step"] in (3, 4) and at["epoch"] * 2 + at["batch_in_epoch"] == at["step"]  # a step boundary
+    # a step boundary: the one in progress when the signal came (3 or 4), or 2 when it came during the first
+    # checkpoint's epoch-end work, before step 3 began (a loaded machine does that)
+    assert 2 <= at["step"] <= 4 and at["epoch"] * 2 + at["batch_in_epoch"] == at["step"]
     assert [r["step"] for r in read_jsonl(tmp_path / "run" / "steps.jsonl")] == list(range(1, at["step"] + 1))
     run_pretrain(apply_overrides(cfg, ["resume=true"]))
     assert_same_weights(final_state(tmp_path / "run"), ref)
