@@ -35,6 +35,8 @@ from typing import Any, Union
 
 import yaml
 
+from stclr.method_table import method_names
+
 
 class ConfigError(ValueError):
     """A configuration key is unknown, or its value has the wrong type. The message names the key."""
@@ -565,7 +567,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "backend": ("auto", "pyav", "decord_seq", "decord"),
     "short_policy": ("fit", "loop", "mirror"),
     "on_bad_video": ("replace", "error"),
-    "method": ("stclr", "simplified_tclr", "tclr", "ssl", "ic"),
+    "method": method_names(),
     "arch": ("r3d_18", "r3d_18_tclr", "r3d_tiny", "r3d_tiny_tclr"),
     "skips": ("paper", "simplified", "low", "medium", "high"),
     "optimizer": ("adam", "sgd"),

@@ -39,22 +39,12 @@ import torch
 import torch.nn.functional as F
 
 from . import losses as L
+from .method_table import METHOD_TABLE
 
-METHODS: dict[str, tuple[str, ...]] = {
-    "stclr": ("ssl", "ic", "sll"),
-    "simplified_tclr": ("ic", "sll"),
-    "tclr": ("ic", "ll", "gl"),
-    "ssl": ("ssl",),
-    "ic": ("ic",),
-}
-BATCH_KEYS: dict[str, tuple[str, ...]] = {
-    "stclr": ("clips", "ic_pair", "ssl_clips", "ssl_labels"),
-    "simplified_tclr": ("clips", "ic_pair"),
-    "tclr": ("clips", "ic_pair", "global_clips"),
-    "ssl": ("ssl_clips", "ssl_labels"),
-    "ic": ("clips", "ic_pair"),
-}
-DEFAULT_TEMPERATURE = {"stclr": 0.3, "simplified_tclr": 0.3, "ic": 0.3, "ssl": 0.3, "tclr": 0.1}
+# Views of the one method table (stclr.method_table): the losses each method sums, its batch's keys, its tau.
+METHODS: dict[str, tuple[str, ...]] = {n: m.losses for n, m in METHOD_TABLE.items()}
+BATCH_KEYS: dict[str, tuple[str, ...]] = {n: m.batch_keys for n, m in METHOD_TABLE.items()}
+DEFAULT_TEMPERATURE: dict[str, float] = {n: m.temperature for n, m in METHOD_TABLE.items()}
 
 
 def _memory_format(backbone) -> torch.memory_format:

@@ -28,6 +28,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from stclr.method_table import METHOD_TABLE, method_names
+
 from stclr.sampling import (
     SSL_LABEL_NAMES,
     SSL_SPEEDS,
@@ -50,16 +52,7 @@ __all__ = [
     "method_parts",
 ]
 
-METHODS = ("stclr", "simplified_tclr", "tclr", "ssl", "ic")
-
-# Which clips each method needs: sparse local clips, TCLR dense local + global clips, SSL tuple.
-_PARTS = {
-    "stclr": {"sparse", "ssl"},
-    "simplified_tclr": {"sparse"},
-    "tclr": {"dense"},
-    "ssl": {"ssl"},
-    "ic": {"sparse"},
-}
+METHODS = method_names()
 
 # Salts of the per-purpose random streams (any distinct constants).
 _LOCAL, _IC, _SSL = 11, 12, 13
@@ -68,7 +61,7 @@ _LOCAL, _IC, _SSL = 11, 12, 13
 def method_parts(method: str) -> frozenset[str]:
     """The clip groups ``method`` needs: subset of {"sparse", "dense", "ssl"}."""
     try:
-        return frozenset(_PARTS[method])
+        return METHOD_TABLE[method].clips
     except KeyError:
         raise ValueError(f"unknown method {method!r}; choose one of {METHODS}") from None
 

@@ -223,3 +223,16 @@ def test_ssl_diff_clips_leave_the_running_statistics_to_raw_frames():
     calls = _count_backbone_calls(model)
     compute_losses("stclr", batch, model)
     assert len(calls) == 1
+
+
+def test_one_table_of_methods_is_what_config_plan_and_losses_read():
+    from stclr.config import CHOICES
+    from stclr.method_table import METHOD_TABLE
+    from stclr.plan import METHODS as PLANNED, method_parts
+
+    assert CHOICES["method"] == PLANNED == tuple(METHODS) == tuple(METHOD_TABLE)
+    for name, m in METHOD_TABLE.items():
+        assert METHODS[name] == m.losses and BATCH_KEYS[name] == m.batch_keys and method_parts(name) == m.clips
+        # the batch carries what the losses read: SSL tuples for L_SSL, local clips for L_IC
+        assert ("ssl" in m.losses) == ("ssl_clips" in m.batch_keys) == ("ssl" in m.clips)
+        assert ("ic" in m.losses) == ("clips" in m.batch_keys)
