@@ -67,6 +67,8 @@ class DataConfig:
     # stays reproducible and resumable -- and name the file and the frame in the run's bad_videos.json and log;
     # more than half of the split unreadable still stops the run. A weeks-long run should not die on 3 damaged
     # files out of 13k. error: stop at the first one, naming file and frame, for a set that must be used exactly.
+    # Fine-tuning and the evaluations (retrieval, linear probe, test accuracy) never replace: a swapped test video
+    # would change the set being measured, so they stop with the decoder's VideoReadError naming the file.
 
     def __post_init__(self):
         _check_choices(self)
