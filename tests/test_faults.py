@@ -401,3 +401,17 @@ def test_a_replacement_does_not_depend_on_what_the_process_saw_fail_before(synth
             got, fresh = seen[key], dataset()[key]
             assert got["index"].tolist() == fresh["index"].tolist(), step
             assert torch.equal(got["clips"], fresh["clips"])
+
+
+@pytest.mark.slow
+def test_finetuning_stops_on_a_video_failing_mid_decode_naming_the_file(synth, tmp_path, monkeypatch):
+    # fine-tuning and evaluation never replace a video (a swapped test video would change the measured set):
+    # they stop with the decoder's error, which names the file and the frame (config: data.on_bad_video)
+    from stclr import video
+
+    monkeypatch.setattr(video, "read_frames", _breaking_decoder(names=BAD, at=0))
+    with pytest.raises(Exception) as info:
+        run_finetune(_finetune_cfg(synth, tmp_path, "bad"))
+    text = str(info.value)
+    assert "VideoReadError" in type(info.value).__name__ + text or isinstance(info.value, video.VideoReadError)
+    assert any(name in text for name in BAD), text
