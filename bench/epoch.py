@@ -61,7 +61,8 @@ from stclr.config import PretrainConfig, DataConfig  # noqa: E402
 from stclr.cost import TABLE6  # noqa: E402
 from stclr.methods import fake_batch  # noqa: E402
 from stclr.sampling import resolve_skips  # noqa: E402
-from stclr.train import LossModel, build_optimizer, build_pretrain_model, count_clips, move_batch  # noqa: E402
+from stclr.optim import build_optimizer  # noqa: E402
+from stclr.train import LossModel, build_pretrain_model, count_clips, move_batch, train_step  # noqa: E402
 
 WORK = ROOT / "bench" / "_work" / "epoch"
 UCF101_TRAIN = 9537  # UCF-101 split-1 training videos (the paper's Table 6 epoch)
@@ -225,11 +226,7 @@ def run_epochs(args, cfg: PretrainConfig, augment: str) -> dict:
                 b = dev_aug(b, plan.epoch, plan.step)
                 if cuda:
                     b = {k: v.contiguous(memory_format=torch.channels_last_3d) if v.ndim == 5 else v for k, v in b.items()}
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
-                losses = loss_model(b)
-            losses["total"].backward()
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
+            losses = train_step(loss_model, model, optimizer, b, device, amp=cuda)  # the engine's step
             if cuda:
                 ev1.record()
             loss = losses["total"].item()  # waits for the GPU, as run_pretrain's .item()
@@ -335,12 +332,7 @@ def checkpointing_cost(args) -> list[dict]:
                 if cuda:
                     torch.cuda.synchronize(device)
                 t0 = time.perf_counter()
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
-                    loss = lm(batch)["total"]
-                loss.backward()
-                opt.step()
-                opt.zero_grad(set_to_none=True)
-                loss.item()
+                train_step(lm, model, opt, batch, device, amp=cuda)["total"].item()
                 if k:
                     times.append(time.perf_counter() - t0)
             row = {"checkpointing": flag, "step_ms": 1e3 * statistics.median(times), "clips": count_clips(batch)}

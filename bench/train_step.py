@@ -50,7 +50,8 @@ from _report import machine_line, write_section  # noqa: E402
 from stclr.config import preset  # noqa: E402
 from stclr.methods import fake_batch  # noqa: E402
 from stclr.sampling import resolve_skips  # noqa: E402
-from stclr.train import LossModel, build_optimizer, build_pretrain_model, count_clips, move_batch  # noqa: E402
+from stclr.optim import build_optimizer  # noqa: E402
+from stclr.train import LossModel, build_pretrain_model, count_clips, move_batch, train_step  # noqa: E402
 
 DATA = ROOT / "data" / "synthetic"
 WORK = ROOT / "bench" / "_work" / "train_step"  # the loader's frame-count cache
@@ -86,13 +87,8 @@ def make_step(cfg, device, *, bf16: bool, channels_last: bool, compile_: bool):
         model.backbone.compile()  # in place, as stclr.train
     loss_model = LossModel(model, cfg, gather=False).train()
 
-    def step(batch: dict) -> float:
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            losses = loss_model(batch)
-        losses["total"].backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        return losses["total"].item()
+    def step(batch: dict) -> float:  # the engine's own step (bf16 autocast only on CUDA, as there)
+        return train_step(loss_model, model, optimizer, batch, device, amp=bf16)["total"].item()
 
     return step
 

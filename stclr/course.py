@@ -35,8 +35,6 @@ __all__ = [
     "find_notebooks",
     "key_numbers",
     "lesson_checks",
-    "pretraining_run",
-    "reusable_pretraining",
     "notebook_course_params",
     "run_course",
     "write_course_summary",
@@ -161,36 +159,6 @@ def _run_notebook(nb: Path, out: Path, data_root: Path, quick: bool, show_progre
 
 # ----------------------------------------------------------------------------------------------------------
 # Reusing notebook 06's pretraining in later notebooks
-
-
-def pretraining_run(folder: str | Path) -> Path:
-    """A notebook-06 output folder -> the run folder its ``metrics.json`` names; anything else unchanged."""
-    folder = Path(folder)
-    if folder.is_dir() and not (folder / "last.pt").is_file() and (folder / METRICS_FILE).is_file():
-        return Path(read_json(folder / METRICS_FILE)["pretrain"]["run_dir"])
-    return folder
-
-
-def reusable_pretraining(folder: str | Path, data_root: str | Path, *, arch: str | None = None,
-                         steps: int | None = None) -> Path | None:
-    """Notebook 06's run under ``folder`` (an output folder or a run folder) when a later notebook may use it in
-    place of its own brief pretraining: a finished ``last.pt`` trained on ``data_root`` (the same folder), with
-    backbone ``arch`` and ``steps`` optimiser steps when those are given. None otherwise -- a checkpoint of another
-    dataset or size left in ``runs/`` must never stand in silently for the run a notebook was asked to do."""
-    import torch
-    import yaml
-
-    run = pretraining_run(folder)
-    if not (run / "last.pt").is_file() or not (run / "config.yaml").is_file():
-        return None
-    cfg = yaml.safe_load((run / "config.yaml").read_text())
-    if Path(cfg["data"]["root"]).expanduser().resolve() != Path(data_root).expanduser().resolve():
-        return None
-    if arch is not None and cfg.get("arch") != arch:
-        return None
-    if steps is not None and torch.load(run / "last.pt", map_location="cpu", weights_only=True)["step"] != steps:
-        return None
-    return run
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -48,7 +48,8 @@ from stclr.runinfo import (
     use_channels_last,
     write_json,
 )
-from stclr.train import build_optimizer, build_scheduler, epoch_seed, step_scheduler
+from stclr.optim import build_optimizer, build_scheduler, step_scheduler
+from stclr.train import epoch_seed
 
 
 class VideoClassifier(nn.Module):

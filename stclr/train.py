@@ -43,6 +43,8 @@ from tqdm.auto import tqdm
 from stclr import checkpoint as ckpt_lib
 from stclr import distributed as D
 from stclr.config import ConfigError, PretrainConfig, config_hash, save_yaml, to_dict
+from stclr.fileio import read_json
+from stclr.optim import CosineSchedule, build_optimizer, build_scheduler, step_scheduler  # noqa: F401 (train.build_optimizer is patched in tests)
 from stclr.runinfo import (
     MetricsLog,
     Preempted,
@@ -105,70 +107,24 @@ class LossModel(torch.nn.Module):
                               gather=self.gather, ssl_input=self.ssl_input)
 
 
-def build_optimizer(cfg, params) -> torch.optim.Optimizer:
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    return torch.optim.SGD(params, lr=cfg.lr, weight_decay=cfg.weight_decay, momentum=cfg.momentum)
-
-
-class CosineSchedule:
-    """Cosine annealing from the base learning rate to 0 over the run: ``lr = base * (1 + cos(pi * p)) / 2``
-    with progress ``p`` = elapsed training seconds / ``time_budget_s`` when a time budget is set (so a budgeted
-    run anneals by its end however many steps fit), else optimiser steps / ``total_steps``. Stepped once per
-    optimiser step (``step(elapsed_s)``); its state (steps, elapsed seconds) is checkpointed like a torch
-    scheduler's."""
-
-    def __init__(self, optimizer: torch.optim.Optimizer, total_steps: int, time_budget_s: float | None = None):
-        self.optimizer, self.total_steps, self.time_budget_s = optimizer, max(1, total_steps), time_budget_s
-        self.base_lrs = [g["lr"] for g in optimizer.param_groups]
-        self.steps, self.elapsed_s = 0, 0.0
-
-    def progress(self) -> float:
-        p = self.elapsed_s / self.time_budget_s if self.time_budget_s else self.steps / self.total_steps
-        return min(max(p, 0.0), 1.0)
-
-    def step(self, elapsed_s: float | None = None) -> None:
-        self.steps += 1
-        if elapsed_s is not None:
-            self.elapsed_s = float(elapsed_s)
-        f = 0.5 * (1.0 + math.cos(math.pi * self.progress()))
-        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
-            group["lr"] = base * f
-
-    def get_last_lr(self) -> list[float]:
-        return [g["lr"] for g in self.optimizer.param_groups]
-
-    def state_dict(self) -> dict:
-        return {"base_lrs": list(self.base_lrs), "steps": self.steps, "elapsed_s": self.elapsed_s,
-                "total_steps": self.total_steps, "time_budget_s": self.time_budget_s}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.base_lrs, self.steps, self.elapsed_s = list(state["base_lrs"]), int(state["steps"]), float(state["elapsed_s"])
-
-
-def build_scheduler(cfg, optimizer, steps_per_epoch: int):
-    """(scheduler, when) with when = "epoch" (plateau, fed the epoch loss), "step" (OneCycle, cosine: stepped
-    after every optimiser step; cosine is given the elapsed training seconds) or None."""
-    if cfg.scheduler == "plateau":
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer, mode="min", factor=cfg.plateau_factor, patience=cfg.plateau_patience
-        ), "epoch"
-    total = cfg.epochs * steps_per_epoch
-    if getattr(cfg, "max_steps", None):
-        total = min(total, cfg.max_steps)
-    if cfg.scheduler == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=max(1, total)), "step"
-    if cfg.scheduler == "cosine":
-        return CosineSchedule(optimizer, total, cfg.time_budget_s), "step"
-    return None, None
-
-
-def step_scheduler(scheduler, elapsed_s: float) -> None:
-    """One per-optimiser-step scheduler step (the cosine schedule also takes the elapsed training time)."""
-    if isinstance(scheduler, CosineSchedule):
-        scheduler.step(elapsed_s)
-    else:
-        scheduler.step()
+def train_step(loss_model, model: torch.nn.Module, optimizer: torch.optim.Optimizer, batch: dict,
+               device: torch.device, *, amp: bool = False, grad_clip: float | None = None, accum_steps: int = 1,
+               last_micro: bool = True, no_sync=None) -> dict[str, torch.Tensor]:
+    """One pretraining micro-batch, as the engine runs it (and ``bench/`` times it): Eq. 1's losses under bf16
+    autocast when ``amp`` on CUDA (:func:`stclr.runinfo.autocast`), backward of ``total / accum_steps``; on the
+    micro-batch that completes an optimiser step (``last_micro``) the gradient clipping, the optimiser step and
+    the zeroing of the gradients. ``loss_model`` is the :class:`LossModel` (DDP-wrapped under torchrun; then
+    ``no_sync`` is its ``no_sync`` for the micro-batches that only accumulate). Returns the named losses."""
+    with no_sync() if no_sync is not None else nullcontext():
+        with autocast(device, amp):
+            losses = loss_model(batch)
+        (losses["total"] / accum_steps).backward()
+    if last_micro:
+        if grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    return losses
 
 
 def build_pretrain_data(cfg: PretrainConfig, rank: int = 0, world: int = 1):
@@ -306,6 +262,35 @@ def run_or_resume_pretraining(cfg: PretrainConfig) -> Path:
     if status == "finished":
         return Path(cfg.out_dir) / (cfg.run_name or default_run_name(cfg))
     return run_pretrain(dataclasses.replace(cfg, resume=status == "interrupted"))
+
+
+def pretraining_run(folder: str | Path) -> Path:
+    """A notebook-06 output folder -> the run folder its ``metrics.json`` names; anything else unchanged."""
+    folder = Path(folder)
+    if folder.is_dir() and not (folder / "last.pt").is_file() and (folder / "metrics.json").is_file():
+        return Path(read_json(folder / "metrics.json")["pretrain"]["run_dir"])
+    return folder
+
+
+def reusable_pretraining(folder: str | Path, data_root: str | Path, *, arch: str | None = None,
+                         steps: int | None = None) -> Path | None:
+    """Notebook 06's run under ``folder`` (an output folder or a run folder) when a later notebook may use it in
+    place of its own brief pretraining: a finished ``last.pt`` trained on ``data_root`` (the same folder), with
+    backbone ``arch`` and ``steps`` optimiser steps when those are given. None otherwise -- a checkpoint of another
+    dataset or size left in ``runs/`` must never stand in silently for the run a notebook was asked to do."""
+    import yaml
+
+    run = pretraining_run(folder)
+    if not (run / "last.pt").is_file() or not (run / "config.yaml").is_file():
+        return None
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    if Path(cfg["data"]["root"]).expanduser().resolve() != Path(data_root).expanduser().resolve():
+        return None
+    if arch is not None and cfg.get("arch") != arch:
+        return None
+    if steps is not None and torch.load(run / "last.pt", map_location="cpu", weights_only=True)["step"] != steps:
+        return None
+    return run
 
 
 def _pretrain(cfg: PretrainConfig, stop: StopFlag | None = None) -> Path:
@@ -471,15 +456,10 @@ def _pretrain(cfg: PretrainConfig, stop: StopFlag | None = None) -> Path:
             n_clips = count_clips(batch) * dist.world_size
             last_micro = (i + 1) % cfg.accum_steps == 0 or i + 1 == steps_per_epoch
             # with accumulation, DDP syncs gradients only on the micro-batch that steps the optimiser
-            with nullcontext() if last_micro or not dist.enabled else ddp_model.no_sync():
-                with autocast(device, cfg.amp):
-                    losses = ddp_model(batch)
-                (losses["total"] / cfg.accum_steps).backward()
+            losses = train_step(ddp_model, model, optimizer, batch, device, amp=cfg.amp, grad_clip=cfg.grad_clip,
+                                accum_steps=cfg.accum_steps, last_micro=last_micro,
+                                no_sync=None if last_micro or not dist.enabled else ddp_model.no_sync)
             if last_micro:
-                if cfg.grad_clip is not None:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
                 step += 1
                 step_lr = optimizer.param_groups[0]["lr"]  # the rate this step used
                 if sched_when == "step":

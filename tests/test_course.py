@@ -171,7 +171,7 @@ def test_reusable_pretraining_only_for_the_same_data_backbone_and_steps(tmp_path
     import torch
     import yaml
 
-    from stclr.course import pretraining_run, reusable_pretraining
+    from stclr.train import pretraining_run, reusable_pretraining
 
     data, other = tmp_path / "data", tmp_path / "other"
     run = tmp_path / "out06" / "stclr-run"

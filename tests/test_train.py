@@ -176,7 +176,7 @@ def test_sigkill_mid_epoch_then_resume_equals_uninterrupted(synth, tmp_path, uni
 def test_cosine_schedule_by_steps_and_by_time():
     import math
 
-    from stclr.train import CosineSchedule
+    from stclr.optim import CosineSchedule
 
     def opt():
         return torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.4)
