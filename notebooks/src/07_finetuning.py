@@ -40,13 +40,12 @@ nb.code(
 
     from stclr.benchdata import load_rows
     from stclr.config import config_hash, preset
-    from stclr.course import pretraining_run, reusable_pretraining
     from stclr.data.splits import load_split
     from stclr.data.synthetic import ensure_synthetic_dataset
     from stclr.finetune import multi_crop, run_finetune
     from stclr.retrieval import resolve_arch
     from stclr.runinfo import resolve_device, seed_everything, shown_path, write_json
-    from stclr.train import run_pretrain
+    from stclr.train import pretraining_run, reusable_pretraining, run_pretrain
     from stclr.viz import results as vr
 
     print(f"torch {torch.__version__} | CUDA available: {torch.cuda.is_available()}")

@@ -43,11 +43,11 @@ nb.code(
     from stclr.background import pretrain_side_by_side, spare_cpu_cores
     from stclr.benchdata import load_rows, paired_differences
     from stclr.config import config_hash, preset
-    from stclr.course import pretraining_run, reusable_pretraining
     from stclr.data.splits import load_split
     from stclr.data.synthetic import ensure_synthetic_dataset, load_meta
     from stclr.retrieval import feature_cache_dir, feature_cache_key, recall_at_k, resolve_arch, run_retrieval
     from stclr.runinfo import resolve_device, seed_everything, shown_path, write_json
+    from stclr.train import pretraining_run, reusable_pretraining
     from stclr.viz import results as vr
 
     print(f"torch {torch.__version__} | CUDA available: {torch.cuda.is_available()}")
