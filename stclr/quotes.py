@@ -22,7 +22,7 @@ import re
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from stclr.benchdata import COURSE_STEPS, SSL_BAR, TARGET_06, load_rows, paired_differences
+from stclr.benchdata import COURSE_STEPS, TARGET_06, lesson_summary, load_rows, paired_differences
 
 __all__ = ["FILL", "MARK", "fill", "refresh", "values"]
 
@@ -52,43 +52,25 @@ def _course_time(rows: list[dict]) -> dict[str, str]:
 
 
 def _lessons(rows: list[dict], steps: int = COURSE_STEPS) -> dict[str, str]:
-    """``lessons.*``: notebook 06's, 07's and 08's lessons over the recorded seeds at the course's budget."""
-    rand = {r["seed"]: r for r in rows if r["kind"] == "random"}
-    stclr = {r["seed"]: r for r in rows if r["kind"] == "pretrain" and r["method"] == "stclr" and r["steps"] == steps}
-    seeds = sorted(s for s in stclr if s in rand)
-    gain = {s: stclr[s]["R@1"] - rand[s]["R@1"] for s in seeds}
-    ssl = [stclr[s]["ssl_last20"] for s in seeds if stclr[s].get("ssl_last20") is not None]
-    ft = {s: stclr[s]["finetune_video_acc"] - rand[s]["finetune_video_acc"] for s in seeds
-          if "finetune_video_acc" in stclr[s] and "finetune_video_acc" in rand[s]}
+    """``lessons.*``: notebook 06's and 08's lessons over the recorded seeds at the course's budget, from the same
+    summaries the notebooks print (:func:`stclr.benchdata.lesson_summary`, :func:`~stclr.benchdata.paired_differences`)."""
+    les = lesson_summary(rows, steps)
     out = {
         "lessons.steps": str(steps),
-        "lessons.seeds": str(len(seeds)),
-        "lessons.06_met": str(sum(g >= TARGET_06 for g in gain.values())),
-        "lessons.06_gain_span": _span(gain.values(), "{:+.1f}"),
-        "lessons.06_random_span": _span([rand[s]["R@1"] for s in seeds]),
-        "lessons.06_stclr_span": _span([stclr[s]["R@1"] for s in seeds]),
-        "lessons.ssl_met": str(sum(v < SSL_BAR for v in ssl)),
-        "lessons.ssl_span": _span(ssl, "{:.3f}"),
-        "lessons.seed0_random": f"{rand[0]['R@1']:.1f}",
-        "lessons.seed0_stclr": f"{stclr[0]['R@1']:.1f}",
-        "lessons.seed0_gain": f"{gain[0]:+.1f}",
+        "lessons.seeds": str(len(les["seeds"])),
+        "lessons.06_met": str(len(les["met"])),
+        "lessons.06_gain_span": _span(les["gain"].values(), "{:+.1f}"),
+        "lessons.06_stclr_span": _span(les["stclr"].values()),
+        "lessons.ssl_met": str(len(les["ssl_met"])),
     }
-    if ft:
-        out["lessons.07_seeds"] = str(len(ft))
-        out["lessons.07_met"] = str(sum(g >= 5 for g in ft.values()))
-        out["lessons.07_gain_span"] = _span(ft.values(), "{:+.1f}")
     try:
         p = paired_differences(rows, steps, "stclr", "simplified_tclr")
-    except ValueError:
-        p = None
-    if p is not None:
-        out["lessons.08_pair_mean"] = f"{p['mean']:+.1f}"
-        out["lessons.08_pair_sd"] = f"{p['sd']:.1f}" if p["sd"] is not None else "–"
-        out["lessons.08_pair_ahead"] = str(p["a_ahead"])
-        out["lessons.08_pair_seeds"] = str(len(p["diff"]))
-        simple = {r["seed"]: r["R@1"] for r in rows
-                  if r["kind"] == "pretrain" and r["method"] == "simplified_tclr" and r["steps"] == steps}
-        out["lessons.08_simplified_met"] = str(sum(simple[s] - rand[s]["R@1"] >= TARGET_06 for s in p["diff"]))
+    except ValueError:  # no Simplified TCLR rows at this budget
+        return out
+    out["lessons.08_pair_mean"] = f"{p['mean']:+.1f}"
+    out["lessons.08_pair_seeds"] = str(len(p["diff"]))
+    out["lessons.08_simplified_met"] = str(sum(b - les["random"][s] >= TARGET_06 for s, (_, b) in p["pairs"].items()
+                                               if s in les["random"]))
     return out
 
 

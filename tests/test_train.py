@@ -91,15 +91,15 @@ def test_time_budget_stops_with_a_resumable_checkpoint(synth, tmp_path):
 
 # ---------------------------------------------------------------------------------------- kill and resume
 
-CHILD = textwrap.dedent(
+# The start of a child training process that a test stops from outside: after the first checkpoint, every step
+# is slowed down so that the parent's signal (SIGKILL here, SIGTERM in test_faults) lands while the child is in the
+# middle of training (not between runs, not after the end). argv: config file, torch threads.
+SLOW_AFTER_FIRST_CHECKPOINT = textwrap.dedent(
     """
     import sys, time, torch
     torch.set_num_threads(int(sys.argv[2]))
     from stclr import checkpoint, train
-    from stclr.config import PretrainConfig, load_config
 
-    # After the first checkpoint of the kind the test waits for, slow every step down so that the parent's
-    # SIGKILL lands while this process is in the middle of training (not between runs, not after the end).
     save, forward = checkpoint.save_checkpoint, train.LossModel.forward
     def slow_forward(self, batch):
         time.sleep(0.3)
@@ -109,6 +109,11 @@ CHILD = textwrap.dedent(
         train.LossModel.forward = slow_forward
         return out
     checkpoint.save_checkpoint = save_then_slow
+    """
+)
+CHILD = SLOW_AFTER_FIRST_CHECKPOINT + textwrap.dedent(
+    """
+    from stclr.config import PretrainConfig, load_config
     train.run_pretrain(load_config(PretrainConfig, sys.argv[1]))
     print("FINISHED")
     """
