@@ -16,40 +16,27 @@ clip-level accuracy (each view classified on its own), a confusion matrix and pe
 from __future__ import annotations
 
 import math
-import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from stclr import checkpoint as ckpt_lib
-from stclr.config import ConfigError, FinetuneConfig, config_hash, save_yaml, to_dict
+from stclr.config import ConfigError, FinetuneConfig, to_dict
+from stclr.data.clips import (EpochOrderSampler, TrainClipDataset, clip_dataset, eval_loader, probe_frames,
+                              steps_per_epoch, train_clip_loader)
 from stclr.data.loader import frames_cache_file
-from stclr.retrieval import build_eval_backbone, clip_dataset, eval_loader, load_subset
-from stclr.runinfo import (
-    MetricsLog,
-    Preempted,
-    StopFlag,
-    ignore_stop_signals,
-    stop_on_signals,
-    autocast,
-    env_info,
-    resolve_device,
-    seed_everything,
-    deterministic,
-    setup_cpu,
-    setup_cuda_speed,
-    to_device,
-    use_channels_last,
-    write_json,
-)
+from stclr.data.splits import Split, load_subset
+from stclr.engine import (Budget, Checkpoints, EpochStats, Progress, open_run, preempted, resume_from, seed_epoch,
+                          stop_signal, write_run_info)
 from stclr.optim import build_optimizer, build_scheduler, step_scheduler
-from stclr.train import epoch_seed
+from stclr.retrieval import build_eval_backbone
+from stclr.runinfo import (StopFlag, autocast, deterministic, stop_on_signals, to_device, to_run_device,
+                           write_json)
 
 
 class VideoClassifier(nn.Module):
@@ -62,89 +49,6 @@ class VideoClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone(x))
-
-
-# ----------------------------------------------------------------------------------------------------- data
-
-
-def probe_frames(split, cache_file: Path | None = None, threads: int = 1) -> list[int]:
-    """Usable frame count of every item (its annotated range, for Diving-48), probed once and cached
-    (:func:`stclr.data.loader.probe_frame_totals`). An unreadable video raises, naming it."""
-    from stclr.data.loader import _frame_range, probe_frame_totals
-    from stclr.video import VideoReadError
-
-    paths = [str(split.abspath(item)) for item in split.items]
-    counts = []
-    for item, path, total in zip(split.items, paths, probe_frame_totals(split.items, paths, cache_file, threads)):
-        if isinstance(total, str):
-            raise VideoReadError(path, total.removeprefix("unreadable: "))
-        counts.append(_frame_range(item, total)[1])
-    return counts
-
-
-class TrainClipDataset(Dataset):
-    """One random clip per video and epoch: ``clip_len`` frames at ``skip`` (lowered to fit a short video, as
-    the sampling policy says), augmented by ``transform``. Randomness comes from (seed, epoch, index) only, so an
-    epoch is the same with any number of workers and after a resume. Items are keyed ``(epoch, index)`` (what
-    :class:`EpochOrderSampler` yields: persistent workers learn the epoch from the key) or by a plain index for
-    the epoch last given to :meth:`set_epoch`."""
-
-    def __init__(self, split, num_frames: list[int], *, clip_len: int, skip: int, transform, seed: int = 0,
-                 policy: str = "fit", backend: str = "auto"):
-        self.split, self.num_frames, self.transform = split, num_frames, transform
-        self.clip_len, self.skip, self.seed, self.policy, self.backend = clip_len, skip, seed, policy, backend
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
-    def __len__(self) -> int:
-        return len(self.split)
-
-    def __getitem__(self, key):
-        from stclr.sampling import fit_clip
-        from stclr.video import read_frames
-
-        epoch, i = (int(key[0]), int(key[1])) if isinstance(key, tuple) else (self.epoch, int(key))
-        item, n = self.split.items[i], self.num_frames[i]
-        rng = np.random.default_rng([self.seed, epoch, i, 0xF1])
-        spec = fit_clip(n, self.skip, self.clip_len, rng, self.policy)
-        frames = read_frames(self.split.abspath(item), spec.indices(n) + int(item.start or 0), backend=self.backend)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(rng.integers(2**62)))
-            return self.transform(frames), item.label
-
-
-class EpochOrderSampler(Sampler[tuple[int, int]]):
-    """Yields ``(epoch, index)`` for the first ``limit`` videos of the epoch's shuffled order (all of them when
-    ``limit`` is None), the epoch being the one last given to :meth:`set_epoch`.
-
-    Keying items by epoch lets one DataLoader with persistent workers serve every epoch: its workers keep
-    their decoded-video cache and are not started again per epoch (the course's fine-tuning runs are 25
-    epochs of 16 steps, and a fresh worker decoded every clip again). The order of epoch e is
-    ``randperm(n)`` of a generator seeded with ``epoch_seed(seed, e, 0)`` after one 64-bit draw from it:
-    exactly what ``DataLoader(shuffle=True, generator=...)`` gave per epoch before (it draws its workers' base
-    seed first), so runs keep the clip order, and the results, they had."""
-
-    def __init__(self, n: int, seed: int, limit: int | None = None):
-        self.n, self.seed, self.limit, self.epoch, self.start = int(n), int(seed), limit, 0, 0
-
-    def set_epoch(self, epoch: int, start: int = 0) -> None:
-        """Serve epoch ``epoch`` from position ``start`` of its order (> 0: a run resumed mid-epoch skips the
-        items it already trained on)."""
-        self.epoch, self.start = int(epoch), int(start)
-
-    def order(self, epoch: int) -> list[int]:
-        g = torch.Generator().manual_seed(epoch_seed(self.seed, epoch, 0))
-        torch.empty((), dtype=torch.int64).random_(generator=g)
-        return torch.randperm(self.n, generator=g).tolist()
-
-    def __len__(self) -> int:
-        return self.n if self.limit is None else min(self.n, self.limit)
-
-    def __iter__(self):
-        epoch = self.epoch
-        return iter([(epoch, i) for i in self.order(epoch)[self.start : len(self)]])
 
 
 # ----------------------------------------------------------------------------------------------------- test
@@ -204,10 +108,91 @@ def evaluate(model: nn.Module, loader, device: torch.device, *, crop: int, n_cro
 # ----------------------------------------------------------------------------------------------------- main
 
 
-def _preempted(signum: int, step: int, last: Path) -> Preempted:
-    exc = Preempted(signum, step, last)
-    print(f"stclr finetune: {exc}", file=sys.stderr, flush=True)
-    return exc
+def classifier_step(model: nn.Module, optimizer: torch.optim.Optimizer, params, x: torch.Tensor, y: torch.Tensor,
+                    device: torch.device, *, amp: bool = False, grad_clip: float | None = None) -> tuple[float, int]:
+    """One fine-tuning step (Sec. 4.2.2): cross-entropy of the classifier's logits for clips ``x`` [B, C, T, H, W]
+    and labels ``y`` [B] (the forward under bf16 autocast when ``amp`` on CUDA), backward, gradient clipping of
+    ``params``, the optimiser step. Returns (the loss, how many of the B clips were classified right)."""
+    with autocast(device, amp):
+        logits = model(x)
+    loss = F.cross_entropy(logits.float(), y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip is not None:
+        nn.utils.clip_grad_norm_(params, grad_clip)
+    optimizer.step()
+    return loss.item(), int((logits.argmax(1) == y).sum().item())
+
+
+class FinetuneData(NamedTuple):
+    train: Split
+    test: Split
+    loader: DataLoader  # training clips, steps_per_epoch batches an epoch
+    order: EpochOrderSampler  # the loader's sampler: set_epoch(epoch, start) before each epoch
+    steps_per_epoch: int
+    test_loader: DataLoader  # test_clips uniformly spaced clips per test video
+
+
+def build_finetune_data(cfg: FinetuneConfig, device: torch.device) -> FinetuneData:
+    """The training clips (one random clip per video and epoch, the "finetune" augmentation) and the test clips
+    (``test_clips`` per video, resized, uncropped: :func:`evaluate` crops them) of ``cfg.data``. Frame counts are
+    probed once and cached beside the runs (``frames_cache_file``)."""
+    from stclr.augment import build_train_augment
+
+    train, test = load_subset(cfg.data, "train"), load_subset(cfg.data, "test")
+    cache, threads = frames_cache_file(cfg.out_dir, cfg.data), max(1, cfg.data.workers())
+    train_ds = TrainClipDataset(
+        train, probe_frames(train, cache, threads), clip_len=cfg.clip_len, skip=cfg.skip,
+        transform=build_train_augment(cfg.crop, "finetune", finetune_resize=cfg.resize), seed=cfg.seed,
+        policy=cfg.data.short_policy, backend=cfg.data.backend,
+    )
+    test_ds = clip_dataset(test, n_clips=cfg.test_clips, clip_len=cfg.clip_len, skip=cfg.skip, size=cfg.resize,
+                           crop=None, data=cfg.data, frames_cache=cache, probe_threads=threads)
+    steps = steps_per_epoch(len(train_ds), cfg.batch_size, cfg.max_steps_per_epoch)
+    loader, order = train_clip_loader(train_ds, cfg.batch_size, seed=cfg.seed, steps_per_epoch=steps,
+                                      num_workers=cfg.data.workers(), device=device)
+    return FinetuneData(train, test, loader, order, steps,
+                        eval_loader(test_ds, cfg.eval_batch_size, cfg.data.workers(), device))
+
+
+def build_classifier(cfg: FinetuneConfig, num_classes: int) -> tuple[VideoClassifier, dict]:
+    """(the backbone of ``cfg.checkpoint``, or a seeded random one, + a fresh :class:`~stclr.models.ClassifierHead`
+    seeded by ``cfg.seed``; the backbone's description). A frozen backbone (``freeze_backbone``) trains no weight."""
+    from stclr.models import ClassifierHead
+
+    backbone, init = build_eval_backbone(cfg.arch, cfg.checkpoint, seed=cfg.seed)
+    torch.manual_seed(cfg.seed)
+    model = VideoClassifier(backbone, ClassifierHead(backbone.feature_dim, cfg.hidden, num_classes, cfg.dropout))
+    if cfg.freeze_backbone:
+        backbone.requires_grad_(False)
+    return model, init
+
+
+def test_metrics(result: dict, data: FinetuneData, cfg: FinetuneConfig, init: dict, *, epochs_done: int,
+                 train_seconds: float, seconds: float) -> dict:
+    """``metrics.json`` of a fine-tuning: :func:`evaluate`'s ``result`` labelled (video level: the paper's number;
+    clip level), per class, the confusion matrix, every test video's prediction, and how the run trained."""
+    return {
+        "video_accuracy": result["video_accuracy"],
+        "clip_accuracy": result["clip_accuracy"],
+        "accuracy_note": "video_accuracy: softmax averaged over test_clips x test_crops views per video (the paper's "
+                         "number); clip_accuracy: each view classified on its own",
+        "per_class_accuracy": dict(zip(data.test.classes, result["per_class_accuracy"])),
+        "confusion_matrix": result["confusion_matrix"],
+        "confusion_matrix_note": "rows: true class, columns: predicted class (order of 'classes')",
+        "classes": list(data.test.classes),
+        "n_test_videos": result["n_videos"],
+        "n_train_videos": len(data.train),
+        "test_clips": cfg.test_clips,
+        "test_crops": cfg.test_crops,
+        "epochs_trained": epochs_done,
+        "train_seconds": train_seconds,
+        "seconds": seconds,
+        "backbone": init,  # arch, checkpoint, init ("pretrained" | "random"), seed
+        "test_predictions": [{"path": it.path, "label": it.label, "pred": p}
+                             for it, p in zip(data.test.items, result["predictions"])],
+        "config": to_dict(cfg),
+    }
 
 
 def default_run_name(cfg: FinetuneConfig) -> str:
@@ -229,192 +214,100 @@ def run_finetune(cfg: FinetuneConfig) -> Path:
 
 def _finetune(cfg: FinetuneConfig, stop: StopFlag | None = None) -> Path:
     t_run = time.time()
-    device = resolve_device(cfg.device)
-    setup_cpu(device, cfg.cpu_threads, cfg.data.cache_mb)
-    setup_cuda_speed(device, cfg.deterministic)
-    run_dir = Path(cfg.out_dir) / (cfg.run_name or default_run_name(cfg))
-    last = run_dir / ckpt_lib.LAST
-    if last.exists() and not cfg.resume:
-        raise FileExistsError(f"{run_dir} already holds a run: pass resume=true to continue it, or another run_name")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    ckpt_lib.remove_stale_temps(run_dir)  # half-written checkpoints of a run killed while saving
+    run = open_run(cfg, default_run_name(cfg))
+    device = run.device
 
-    # ---- data ----
-    train, test = load_subset(cfg.data, "train"), load_subset(cfg.data, "test")
-    num_classes = len(train.classes)
-    from stclr.augment import build_train_augment
-
-    cache = frames_cache_file(cfg.out_dir, cfg.data)
-    train_ds = TrainClipDataset(
-        train, probe_frames(train, cache, max(1, cfg.data.workers())), clip_len=cfg.clip_len, skip=cfg.skip,
-        transform=build_train_augment(cfg.crop, "finetune", finetune_resize=cfg.resize), seed=cfg.seed,
-        policy=cfg.data.short_policy, backend=cfg.data.backend,
-    )
-    test_ds = clip_dataset(test, n_clips=cfg.test_clips, clip_len=cfg.clip_len, skip=cfg.skip, size=cfg.resize,
-                           crop=None, data=cfg.data, frames_cache=cache, probe_threads=max(1, cfg.data.workers()))
-    test_loader = eval_loader(test_ds, cfg.eval_batch_size, cfg.data.workers(), device)
-    drop_last = len(train_ds) > cfg.batch_size  # a last batch of 1 would break BatchNorm; tiny sets keep it
-    steps_per_epoch = len(train_ds) // cfg.batch_size if drop_last else math.ceil(len(train_ds) / cfg.batch_size)
-    if cfg.max_steps_per_epoch is not None:
-        steps_per_epoch = min(steps_per_epoch, cfg.max_steps_per_epoch)
-
-    # ---- model ----
-    from stclr.models import ClassifierHead
-
-    backbone, init = build_eval_backbone(cfg.arch, cfg.checkpoint, seed=cfg.seed)
-    torch.manual_seed(cfg.seed)
-    model = VideoClassifier(backbone, ClassifierHead(backbone.feature_dim, cfg.hidden, num_classes, cfg.dropout))
-    model = model.to(device)
-    use_cl = use_channels_last(cfg, device)
-    if use_cl:
-        model = model.to(memory_format=torch.channels_last_3d)
-    if cfg.freeze_backbone:
-        backbone.requires_grad_(False)
+    # ---- data, model, optimiser ----
+    data = build_finetune_data(cfg, device)
+    model, init = build_classifier(cfg, len(data.train.classes))
+    model, use_cl = to_run_device(model, cfg, device)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = build_optimizer(cfg, params)
-    scheduler, sched_when = build_scheduler(cfg, optimizer, steps_per_epoch)
+    scheduler, sched_when = build_scheduler(cfg, optimizer, data.steps_per_epoch)
     if cfg.compile:
         model.backbone.compile()
 
-    cfg_dict, start_epoch, step, start_batch, partial, resume_rng = to_dict(cfg), 0, 0, 0, None, None
-    if cfg.resume and last.exists():
-        ckpt = ckpt_lib.load_checkpoint(last, config=cfg_dict)
-        ckpt_lib.restore(ckpt, model=model, optimizer=optimizer, scheduler=scheduler, rng=False)
-        start_epoch, step = ckpt["epoch"], ckpt["step"]
-        start_batch = ckpt.get("batch_in_epoch", 0)
-        if start_batch:  # saved mid-epoch (preempted): the epoch's sums and the random stream go on from there
-            partial, resume_rng = ckpt["extra"]["epoch_stats"], ckpt["rng"]
-    log = MetricsLog(run_dir / "metrics.jsonl")
-    log.truncate_from(start_epoch)
-    save_yaml(cfg, run_dir / "config.yaml")
-    env = env_info(device, 1, cfg.data.backend)
-    env.update(config_hash=config_hash(cfg), train_videos=len(train), test_videos=len(test), init=init)
-    write_json(run_dir / "env.json", env)
+    # ---- resume, budget, logs ----
+    at = resume_from(run, cfg, model=model, optimizer=optimizer, scheduler=scheduler)
+    write_run_info(run, cfg, train_videos=len(data.train), test_videos=len(data.test), init=init)
+    budget = Budget.of(cfg, at)
+    ckpts = Checkpoints(run, cfg, budget, at, model=model, optimizer=optimizer, scheduler=scheduler)
+    progress = Progress(cfg.show_progress, data.steps_per_epoch, len(budget.epochs_left(at)), cfg.epochs,
+                        name="finetune epoch", few_steps=0)
 
     def test_now() -> dict:
-        return evaluate(model, test_loader, device, crop=cfg.crop, n_crops=cfg.test_crops, num_classes=num_classes,
-                        amp=cfg.amp, channels_last=use_cl, show_progress=cfg.show_progress)
+        return evaluate(model, data.test_loader, device, crop=cfg.crop, n_crops=cfg.test_crops,
+                        num_classes=len(data.train.classes), amp=cfg.amp, channels_last=use_cl,
+                        show_progress=cfg.show_progress)
 
     # ---- train ----
-    t_start, epochs_done, result = time.time(), start_epoch, None
-    saved_epoch = start_epoch  # the epoch the last.pt on disk continues from: metrics.jsonl may not run past it
-    elapsed0 = getattr(scheduler, "elapsed_s", 0.0)  # a resumed cosine schedule goes on from where it was
-    # One loader for the whole run: its persistent workers keep their decoded-video cache across epochs. Its
-    # own generator keeps the global RNG (dropout) untouched when iter() draws the workers' base seed.
-    workers = cfg.data.workers()
-    order = EpochOrderSampler(len(train_ds), cfg.seed, limit=steps_per_epoch * cfg.batch_size)
-    loader = DataLoader(train_ds, batch_size=cfg.batch_size, sampler=order, drop_last=drop_last,
-                        num_workers=workers, persistent_workers=workers > 0, pin_memory=device.type == "cuda",
-                        generator=torch.Generator().manual_seed(cfg.seed),
-                        worker_init_fn=ignore_stop_signals if workers > 0 else None)
-    stop_sig = 0
-    for epoch in range(start_epoch, cfg.epochs):
-        seed_everything(epoch_seed(cfg.seed, epoch, 0))  # dropout; the clips are seeded by (seed, epoch, index)
-        if start_batch:
-            ckpt_lib.set_rng_state(resume_rng)  # the dropout stream as it was after the saved step
-        order.set_epoch(epoch, start=start_batch * cfg.batch_size)
+    step, epochs_done, stop_sig, out_of_time = at.step, at.epoch, 0, False
+    for epoch in budget.epochs_left(at, say=cfg.show_progress):
+        i = at.batch if epoch == at.epoch else 0  # > 0: a mid-epoch checkpoint's epoch, continued at batch i
+        seed_epoch(cfg.seed, epoch, 0, at, i)  # dropout; the clips are seeded by (seed, epoch, index)
+        data.order.set_epoch(epoch, start=i * cfg.batch_size)
+        stats = EpochStats(**at.epoch_stats) if i and at.epoch_stats else EpochStats()
         model.train()
         if cfg.freeze_backbone:
             model.backbone.eval()  # frozen: keep its BatchNorm statistics too
-        loss_sum, correct, seen, n_batches, wait_s = 0.0, 0, 0, 0, 0.0
-        if start_batch:
-            loss_sum, correct, seen, n_batches, wait_s = (partial[k] for k in ("loss_sum", "correct", "seen",
-                                                                               "n_batches", "wait_s"))
-        start_batch = 0
-        t_epoch = t_wait = time.perf_counter()
-        bar = tqdm(total=steps_per_epoch, desc=f"finetune {epoch + 1}/{cfg.epochs}", disable=not cfg.show_progress,
-                   leave=False, dynamic_ncols=True)
-        out_of_time = False
-        for x, y in loader:
-            wait_s += time.perf_counter() - t_wait
+        bar = progress.epoch(epoch, i)
+        t_wait = time.perf_counter()
+        for x, y in data.loader:
+            wait, t0 = time.perf_counter() - t_wait, time.perf_counter()
             x, y = to_device(x, device, use_cl), y.to(device)
-            with autocast(device, cfg.amp):
-                logits = model(x)
-            loss = F.cross_entropy(logits.float(), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if cfg.grad_clip is not None:
-                nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-            optimizer.step()
+            loss, correct = classifier_step(model, optimizer, params, x, y, device, amp=cfg.amp,
+                                            grad_clip=cfg.grad_clip)
             step += 1
             if sched_when == "step":
-                step_scheduler(scheduler, elapsed0 + time.time() - t_start)
-            loss_sum += loss.item()
-            correct += (logits.argmax(1) == y).sum().item()
-            seen, n_batches = seen + len(y), n_batches + 1
+                step_scheduler(scheduler, budget.elapsed(), device)
+            stats.add({"loss": loss, "correct": correct}, len(y), time.perf_counter() - t0, wait)
+            i += 1
             bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.3f}")
-            if cfg.time_budget_s is not None and time.time() - t_start >= cfg.time_budget_s:
-                out_of_time = True
+            bar.set_postfix(loss=f"{loss:.3f}")
+            if i >= data.steps_per_epoch:
                 break
-            if n_batches >= steps_per_epoch:
+            mid_epoch = dict(batch_in_epoch=i, stats=stats)
+            if stop_sig := stop_signal(stop, device, run.dist):
+                ckpts.save(epoch, step, **mid_epoch)  # resumable from this step
                 break
-            stop_sig = stop.signum if stop is not None and stop.signum else 0
-            if stop_sig:  # preempted: a mid-epoch checkpoint at this step boundary, then stop
-                try:
-                    ckpt_lib.save_checkpoint(
-                        last, model=model, optimizer=optimizer, scheduler=scheduler, epoch=epoch, step=step,
-                        batch_in_epoch=n_batches, config=cfg_dict,
-                        extra={"epoch_stats": {"loss_sum": loss_sum, "correct": correct, "seen": seen,
-                                               "n_batches": n_batches, "wait_s": wait_s}})
-                except ckpt_lib.CheckpointWriteError:
-                    log.truncate_from(saved_epoch)
-                    raise
+            if out_of_time := budget.time_up(device):
+                ckpts.save(epoch, step, **mid_epoch)  # a partial epoch, resumable from here (raise the budget)
                 break
             t_wait = time.perf_counter()
         bar.close()
         if stop_sig:
-            raise _preempted(stop_sig, step, last)
-        elapsed = time.time() - t_start
-        mean_loss = loss_sum / max(1, n_batches)
-        if sched_when == "epoch":
-            scheduler.step(mean_loss)
-        row = {"epoch": epoch, "step": step, "loss": mean_loss, "train_clip_accuracy": 100.0 * correct / max(1, seen),
-               "lr": optimizer.param_groups[0]["lr"], "clips_per_s": seen / max(time.perf_counter() - t_epoch, 1e-9),
-               "data_wait_s": wait_s, "train_seconds": elapsed, "partial_epoch": n_batches < steps_per_epoch}
+            progress.close()
+            raise preempted(run, stop_sig, step, "finetune")
+
+        # ---- end of epoch (or of the time budget): schedule, metrics, checkpoint, maybe a test ----
+        loss = stats.means().get("loss", math.nan)
+        if sched_when == "epoch" and not out_of_time:
+            scheduler.step(loss)
+        row = {"epoch": epoch, "step": step, "loss": loss,
+               "train_clip_accuracy": 100.0 * stats.sums.get("correct", 0) / max(1, stats.clips),
+               "lr": optimizer.param_groups[0]["lr"], "clips_per_s": stats.throughput(), "data_wait_s": stats.wait_s,
+               "train_seconds": budget.elapsed(), "partial_epoch": out_of_time}
         if cfg.eval_every and (epoch + 1) % cfg.eval_every == 0 and epoch + 1 < cfg.epochs and not out_of_time:
             result = test_now()
             row.update(test_video_accuracy=result["video_accuracy"], test_clip_accuracy=result["clip_accuracy"])
-        log.write(row)
-        epochs_done = epoch + 1
-        try:
-            ckpt_lib.save_checkpoint(last, model=model, optimizer=optimizer, scheduler=scheduler, epoch=epoch + 1,
-                                     step=step, config=cfg_dict, extra={"loss": mean_loss})
-        except ckpt_lib.CheckpointWriteError:
-            log.truncate_from(saved_epoch)  # the row above ran ahead of the checkpoint that failed
-            raise
-        saved_epoch = epoch + 1
-        if cfg.show_progress:
-            print(f"finetune epoch {epoch + 1}/{cfg.epochs}  loss {mean_loss:.4f}  train acc {row['train_clip_accuracy']:.1f}")
+        ckpts.epochs.write(row)  # a partial epoch's row is replaced when a resume completes the epoch
         if out_of_time:
             break
-        if epoch + 1 < cfg.epochs and stop is not None and stop.signum:  # asked during the epoch's last step
-            raise _preempted(stop.signum, step, last)
+        epochs_done = epoch + 1
+        ckpts.save(epoch + 1, step, loss=loss)
+        progress.epoch_done(epoch, f"loss {loss:.4f}  train acc {row['train_clip_accuracy']:.1f}")
+        if budget.time_up(device):
+            break
+        if epoch + 1 < cfg.epochs and (stop_sig := stop_signal(stop, device, run.dist)):  # asked in the last step
+            progress.close()
+            raise preempted(run, stop_sig, step, "finetune")
+    progress.close()
 
     # ---- test ----
-    result = test_now()
-    metrics = {
-        "video_accuracy": result["video_accuracy"],
-        "clip_accuracy": result["clip_accuracy"],
-        "accuracy_note": "video_accuracy: softmax averaged over test_clips x test_crops views per video (the paper's "
-                         "number); clip_accuracy: each view classified on its own",
-        "per_class_accuracy": dict(zip(test.classes, result["per_class_accuracy"])),
-        "confusion_matrix": result["confusion_matrix"],
-        "confusion_matrix_note": "rows: true class, columns: predicted class (order of 'classes')",
-        "classes": list(test.classes),
-        "n_test_videos": result["n_videos"],
-        "n_train_videos": len(train),
-        "test_clips": cfg.test_clips,
-        "test_crops": cfg.test_crops,
-        "epochs_trained": epochs_done,
-        "train_seconds": time.time() - t_start,
-        "seconds": time.time() - t_run,
-        "backbone": init,  # arch, checkpoint, init ("pretrained" | "random"), seed
-        "test_predictions": [{"path": it.path, "label": it.label, "pred": p} for it, p in zip(test.items, result["predictions"])],
-        "config": cfg_dict,
-    }
-    write_json(run_dir / "metrics.json", metrics)
+    metrics = test_metrics(test_now(), data, cfg, init, epochs_done=epochs_done, train_seconds=budget.elapsed(),
+                           seconds=time.time() - t_run)
+    write_json(run.dir / "metrics.json", metrics)
     if cfg.show_progress:
         print(f"fine-tuning: video-level accuracy {metrics['video_accuracy']:.2f}%  "
               f"(clip-level {metrics['clip_accuracy']:.2f}%, {metrics['n_test_videos']} test videos)")
-    return run_dir
+    return run.dir

@@ -17,8 +17,10 @@ import torch
 import torch.nn.functional as F
 
 from stclr.config import LinearProbeConfig, RetrievalConfig, to_dict
-from stclr.retrieval import build_eval_backbone, compute_features, load_subset
-from stclr.runinfo import setup_cpu, env_info, resolve_device, seed_everything, use_channels_last, write_json
+from stclr.data.splits import load_subset
+from stclr.engine import open_run
+from stclr.retrieval import build_eval_backbone, compute_features
+from stclr.runinfo import env_info, seed_everything, to_run_device, write_json
 
 
 def fit_logistic_regression(x: torch.Tensor, y: torch.Tensor, num_classes: int, *, l2: float = 1e-4,
@@ -53,15 +55,10 @@ def run_linear_probe(cfg: LinearProbeConfig) -> Path:
     the run folder."""
     t0 = time.time()
     seed_everything(cfg.seed)
-    device = resolve_device(cfg.device)
-    setup_cpu(device, cfg.cpu_threads, cfg.data.cache_mb)
+    run = open_run(cfg, default_run_name(cfg), training=False)
+    device = run.device
     backbone, info = build_eval_backbone(cfg.arch, cfg.checkpoint, random_init=cfg.random_init, seed=cfg.seed)
-    backbone = backbone.to(device)
-    use_cl = use_channels_last(cfg, device)
-    if use_cl:
-        backbone = backbone.to(memory_format=torch.channels_last_3d)
-    run_dir = Path(cfg.out_dir) / (cfg.run_name or default_run_name(cfg))
-    run_dir.mkdir(parents=True, exist_ok=True)
+    backbone, _ = to_run_device(backbone, cfg, device)
     # The features are the retrieval protocol's (paper variant, with this config's clips): share its cache.
     rcfg = RetrievalConfig(arch=info["arch"], checkpoint=cfg.checkpoint, random_init=cfg.random_init,
                            protocol="paper", n_clips=cfg.n_clips, skip=cfg.skip, crop=1.0, clip_len=cfg.clip_len,
@@ -94,8 +91,8 @@ def run_linear_probe(cfg: LinearProbeConfig) -> Path:
         "seconds": round(time.time() - t0, 2),
         "config": to_dict(cfg),
     }
-    write_json(run_dir / "metrics.json", metrics)
-    write_json(run_dir / "env.json", env_info(device, 1, cfg.data.backend))
+    write_json(run.dir / "metrics.json", metrics)
+    write_json(run.dir / "env.json", env_info(device, 1, cfg.data.backend))
     if cfg.show_progress:
         print(f"linear probe: test accuracy {metrics['accuracy']:.2f}% (train {metrics['train_accuracy']:.2f}%)")
-    return run_dir
+    return run.dir

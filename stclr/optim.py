@@ -73,9 +73,14 @@ def build_scheduler(cfg, optimizer, steps_per_epoch: int):
     return None, None
 
 
-def step_scheduler(scheduler, elapsed_s: float) -> None:
-    """One per-optimiser-step scheduler step (the cosine schedule also takes the elapsed training time)."""
+def step_scheduler(scheduler, elapsed_s: float, device: torch.device | str = "cpu") -> None:
+    """One per-optimiser-step scheduler step. The cosine schedule also takes the seconds trained; under torchrun
+    a time-budgeted one takes the largest over the ranks (a collective), so every rank uses the same rate."""
     if isinstance(scheduler, CosineSchedule):
+        if scheduler.time_budget_s:
+            from stclr.distributed import max_over_ranks
+
+            elapsed_s = max_over_ranks(elapsed_s, device)
         scheduler.step(elapsed_s)
     else:
         scheduler.step()

@@ -17,7 +17,6 @@ and :func:`extract_features` checks it got one feature per video.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import time
@@ -30,8 +29,11 @@ from tqdm.auto import tqdm
 
 from stclr import checkpoint as ckpt_lib
 from stclr.config import RetrievalConfig, config_hash, to_dict
-from stclr.runinfo import (setup_cpu, autocast, env_info, resolve_device, seed_everything, to_device,
-                           use_channels_last, write_json)
+from stclr.data.clips import clip_dataset, eval_loader
+from stclr.data.splits import load_subset
+from stclr.engine import open_run
+from stclr.runinfo import (autocast, env_info, seed_everything, to_device, to_run_device, use_channels_last,
+                           write_json)
 
 # --------------------------------------------------------------------------------------------------------------
 # The metric (pure)
@@ -190,51 +192,6 @@ def extract_features(
     return out_f, out_l
 
 
-def eval_loader(dataset, batch_size: int, num_workers: int, device: torch.device):
-    """An evaluation DataLoader: in order, and never ``drop_last`` (every test video counts)."""
-    from torch.utils.data import DataLoader
-
-    return DataLoader(
-        dataset,
-        batch_size=batch_size,
-        shuffle=False,
-        drop_last=False,
-        num_workers=num_workers,
-        pin_memory=device.type == "cuda",
-        persistent_workers=False,
-    )
-
-
-def clip_dataset(split, *, n_clips: int, clip_len: int, skip: int, size, crop: float | None = 1.0, data=None,
-                 frames_cache: Path | None = None, probe_threads: int = 1):
-    """Evaluation dataset: per video ``n_clips`` uniformly spaced clips, the full frame (or a centre crop of
-    ``crop`` of each side) resized to ``size``; items are ``(clips [n, C, T, H, W], label)``. Never drops a video:
-    an unreadable one raises, naming it. With ``frames_cache`` (a JSON file) the videos' frame totals are probed
-    here, ``probe_threads`` at once, and kept there for the next run (:func:`stclr.data.loader.probe_frame_totals`);
-    without it each DataLoader worker probes the videos it reads, in every run."""
-    from stclr.data.loader import ClipDataset, probe_frame_totals
-
-    kw = {} if data is None else {"backend": data.backend, "policy": data.short_policy}
-    num_frames = None
-    if frames_cache is not None:
-        totals = probe_frame_totals(split.items, [split.abspath(it) for it in split.items], frames_cache,
-                                    probe_threads)
-        num_frames = [t if isinstance(t, int) else None for t in totals]  # unreadable: ClipDataset says why
-    return ClipDataset(split, n_clips=n_clips, length=clip_len, skip=skip, size=size,
-                       crop=None if crop is None or crop >= 1.0 else crop, num_frames=num_frames, **kw)
-
-
-
-def load_subset(data, subset: str):
-    """The ``subset`` (train | test) of the configured split, capped to ``data.max_videos`` videos."""
-    from stclr.data.splits import load_split
-
-    split = load_split(data.dataset, data.root, data.split, subset, on_missing="raise")
-    if data.max_videos is not None:
-        split = dataclasses.replace(split, items=split.items[: data.max_videos])
-    return split
-
-
 # --------------------------------------------------------------------------------------------------------------
 # The command
 
@@ -305,14 +262,10 @@ def run_retrieval(cfg: RetrievalConfig) -> Path:
     cfg = cfg.resolved()
     t0 = time.time()
     seed_everything(cfg.seed)
-    device = resolve_device(cfg.device)
-    setup_cpu(device, cfg.cpu_threads, cfg.data.cache_mb)
+    run = open_run(cfg, default_run_name(cfg), training=False)
+    device = run.device
     backbone, info = build_eval_backbone(cfg.arch, cfg.checkpoint, random_init=cfg.random_init, seed=cfg.seed)
-    backbone = backbone.to(device)
-    if use_channels_last(cfg, device):
-        backbone = backbone.to(memory_format=torch.channels_last_3d)
-    run_dir = Path(cfg.out_dir) / (cfg.run_name or default_run_name(cfg))
-    run_dir.mkdir(parents=True, exist_ok=True)
+    backbone, _ = to_run_device(backbone, cfg, device)
     cache_dir = feature_cache_dir(cfg)
 
     train, test = load_subset(cfg.data, "train"), load_subset(cfg.data, "test")
@@ -350,8 +303,8 @@ def run_retrieval(cfg: RetrievalConfig) -> Path:
         "config": to_dict(cfg),
         "neighbours": neighbours,
     }
-    write_json(run_dir / "metrics.json", metrics)
-    write_json(run_dir / "env.json", env_info(device))
+    write_json(run.dir / "metrics.json", metrics)
+    write_json(run.dir / "env.json", env_info(device))
     if cfg.show_progress:
         print("retrieval " + "  ".join(f"R@{k} {v:.2f}" for k, v in recall.items()) + f"  ({len(test)} queries)")
-    return run_dir
+    return run.dir

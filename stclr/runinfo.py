@@ -41,6 +41,12 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)  # also seeds every CUDA device
 
 
+def epoch_seed(seed: int, epoch: int, rank: int) -> int:
+    """Seed of the global RNGs (dropout; the data pipelines seed themselves from (seed, epoch, step)) for one
+    epoch of one rank: resuming at an epoch boundary then continues the exact random stream."""
+    return seed * 1_000_003 + epoch * 1009 + rank
+
+
 @contextlib.contextmanager
 def deterministic(flag: bool):
     """Within the block: reproducible kernels when ``flag`` (kill-and-resume equality, debugging; slower). The
@@ -123,15 +129,6 @@ def stop_on_signals(signals=(signal.SIGTERM, signal.SIGINT)):
             signal.signal(s, h if h is not None else signal.SIG_DFL)
 
 
-def ignore_stop_signals(worker_id: int | None = None) -> None:
-    """DataLoader ``worker_init_fn``: workers ignore SIGINT and SIGTERM, which a terminal's Ctrl-C and a
-    scheduler (Slurm signals the whole job step) send to every process, so that the training process alone decides
-    when to stop (after saving), instead of seeing its workers die mid-batch. Workers still end with the
-    training process: the DataLoader shuts them down, and they watch for their parent's death."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-
-
 def setup_cuda_speed(device: torch.device, deterministic: bool) -> None:
     """cuDNN autotuning (fixed clip shapes make it pay off) and TF32 matmuls, unless deterministic."""
     if device.type == "cuda" and not deterministic:
@@ -162,6 +159,16 @@ def use_channels_last(cfg, device: torch.device) -> bool:
     CPU only when ``cfg.cpu_channels_last`` as well (the default: ~1.6x faster there for the tiny R3D; its
     floating-point order differs from contiguous tensors', so runs recorded with one differ from the other's)."""
     return bool(cfg.channels_last) and (device.type == "cuda" or bool(getattr(cfg, "cpu_channels_last", False)))
+
+
+def to_run_device(model: torch.nn.Module, cfg, device: torch.device) -> tuple[torch.nn.Module, bool]:
+    """(``model`` on ``device``, in channels_last_3d when :func:`use_channels_last` says so; that flag, which the
+    run's clips must follow: :func:`to_device`)."""
+    model = model.to(device)
+    channels_last = use_channels_last(cfg, device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last_3d)
+    return model, channels_last
 
 
 def to_device(x: torch.Tensor, device: torch.device, channels_last: bool = False) -> torch.Tensor:

@@ -31,38 +31,21 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import sys
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from stclr import checkpoint as ckpt_lib
 from stclr import distributed as D
-from stclr.config import ConfigError, PretrainConfig, config_hash, save_yaml, to_dict
+from stclr.config import ConfigError, PretrainConfig
+from stclr.engine import (Budget, Checkpoints, EpochStats, Progress, open_run, preempted, resume_from,
+                          seed_epoch, stop_signal, write_run_info)
 from stclr.fileio import read_json
-from stclr.optim import CosineSchedule, build_optimizer, build_scheduler, step_scheduler  # noqa: F401 (train.build_optimizer is patched in tests)
-from stclr.runinfo import (
-    MetricsLog,
-    Preempted,
-    StopFlag,
-    stop_on_signals,
-    autocast,
-    env_info,
-    resolve_device,
-    seed_everything,
-    deterministic,
-    setup_cpu,
-    setup_cuda_speed,
-    to_device,
-    use_channels_last,
-    write_json,
-)
+from stclr.optim import build_optimizer, build_scheduler, step_scheduler  # train.build_optimizer is patched in tests
+from stclr.runinfo import StopFlag, autocast, deterministic, seed_everything, stop_on_signals, to_device, to_run_device
 
-STEPS_FILE = "steps.jsonl"  # one line per optimiser step: step, loss, loss_<component>, lr
 CLIP_KEYS = ("clips", "global_clips", "ssl_clips")  # batch entries that are clip tensors (last 4 dims C,T,H,W)
 
 
@@ -132,7 +115,7 @@ def build_pretrain_data(cfg: PretrainConfig, rank: int = 0, world: int = 1):
     decoded once, augmentations seeded by (seed, epoch, step)); with W processes every rank draws the same
     global batch of ``batch_size`` videos and loads its contiguous share."""
     from stclr.data.loader import PretrainDataset, frames_cache_file, make_pretrain_loader
-    from stclr.retrieval import load_subset
+    from stclr.data.splits import load_subset
 
     split = load_subset(cfg.data, "train")
     # Probing the frame counts is a full decode pass over the dataset: cache it beside the runs.
@@ -176,53 +159,57 @@ def move_batch(batch: dict, device: torch.device, channels_last: bool) -> dict:
     return {k: to_device(v, device, channels_last) for k, v in batch.items() if torch.is_tensor(v)}
 
 
+class StepInputs:
+    """A loader batch -> the tensors the losses take, on the run's device. The plan and the loader's stats stay
+    behind: the losses do not need them, and DDP would try to copy every field of the plan dataclass to the GPU.
+    With ``augment_on="device"`` the loader's uint8 clips are augmented there (:class:`stclr.augment_gpu.
+    DeviceAugment`, parameters from (seed, epoch, step, rank): resumable like the loader's)."""
+
+    def __init__(self, cfg: PretrainConfig, device: torch.device, rank: int = 0, channels_last: bool = False):
+        self.device, self.rank, self.channels_last, self.augment = device, rank, channels_last, None
+        if cfg.augment_on == "device":
+            from stclr.augment_gpu import DeviceAugment
+
+            self.augment = DeviceAugment(cfg.size, cfg.augment, cfg.ssl_augment, seed=cfg.seed)
+
+    def __call__(self, batch: dict) -> dict:
+        inputs = move_batch(batch, self.device, self.channels_last and self.augment is None)
+        if self.augment is not None:
+            inputs = self.augment(inputs, batch["plan"].epoch, batch["plan"].step, key=self.rank)
+            if self.channels_last:
+                inputs = {k: to_device(v, self.device, True) for k, v in inputs.items()}
+        return inputs
+
+
+def resolved_temperature(cfg: PretrainConfig) -> float:
+    from stclr.methods import DEFAULT_TEMPERATURE
+
+    return cfg.temperature if cfg.temperature is not None else DEFAULT_TEMPERATURE[cfg.method]
+
+
+def loss_columns(values: dict[str, float]) -> dict[str, float]:
+    """Named losses -> log columns: ``loss`` (the total) and ``loss_<component>``."""
+    return {"loss" if k == "total" else f"loss_{k}": v for k, v in values.items()}
+
+
+def epoch_row(epoch: int, step: int, stats: EpochStats, optimizer, train_seconds: float,
+              loader_counters: dict[str, float]) -> dict:
+    """One line of ``metrics.jsonl``: the epoch's mean losses, the learning rate after the epoch's schedule step,
+    throughput and time waiting for data, and the loader's counters (summed over ranks)."""
+    means = stats.means()
+    busy = stats.compute_s + stats.wait_s
+    return {"epoch": epoch, "step": step, **loss_columns({"total": means.get("total", math.nan), **means}),
+            "lr": optimizer.param_groups[0]["lr"], "clips_per_s": stats.throughput(), "data_wait_s": stats.wait_s,
+            "compute_s": stats.compute_s, "data_wait_frac": stats.wait_s / busy if busy > 0 else None,
+            "batches": stats.batches, "train_seconds": train_seconds,
+            **{f"loader_{k}": v for k, v in loader_counters.items()}}
+
+
 def flat_counters(stats) -> dict[str, float]:
     """LoaderStats -> flat numbers (decode counters, skipped videos, plan counts) for metrics.jsonl."""
     d = stats.as_dict()
     plan = d.pop("plan", {})
     return {**{k: float(v) for k, v in d.items()}, **{f"plan_{k}": float(v) for k, v in plan.items()}}
-
-
-# ---------------------------------------------------------------------------------------------------- state
-
-
-@dataclass
-class EpochStats:
-    """Running sums of one epoch (checkpointed mid-epoch so a resumed epoch reports the same means)."""
-
-    sums: dict = field(default_factory=dict)
-    batches: int = 0
-    clips: int = 0
-    compute_s: float = 0.0
-    wait_s: float = 0.0
-
-    def add(self, losses: dict[str, float], clips: int, compute_s: float, wait_s: float) -> None:
-        for k, v in losses.items():
-            self.sums[k] = self.sums.get(k, 0.0) + v
-        self.batches += 1
-        self.clips += clips
-        self.compute_s += compute_s
-        self.wait_s += wait_s
-
-    def means(self) -> dict[str, float]:
-        return {k: v / max(1, self.batches) for k, v in self.sums.items()}
-
-    def state(self) -> dict:
-        return {"sums": dict(self.sums), "batches": self.batches, "clips": self.clips,
-                "compute_s": self.compute_s, "wait_s": self.wait_s}
-
-
-def stop_signal(stop: StopFlag | None, device: torch.device, dist) -> int:
-    """The stop signal's number if any rank received one (0 if none): a collective under torchrun, so every rank
-    stops after the same optimiser step (a rank stopping alone would leave the others waiting in all-reduce)."""
-    sig = (stop.signum or 0) if stop is not None else 0
-    return int(D.max_over_ranks(sig, device)) if dist.enabled else sig
-
-
-def epoch_seed(seed: int, epoch: int, rank: int) -> int:
-    """Seed of the global RNGs (dropout; the data pipeline seeds itself from (seed, epoch, step)) for one epoch
-    of one rank: resuming at an epoch boundary then continues the exact random stream."""
-    return seed * 1_000_003 + epoch * 1009 + rank
 
 
 # ---------------------------------------------------------------------------------------------------- main
@@ -294,29 +281,13 @@ def reusable_pretraining(folder: str | Path, data_root: str | Path, *, arch: str
 
 
 def _pretrain(cfg: PretrainConfig, stop: StopFlag | None = None) -> Path:
-    from stclr.data.loader import LoaderStats
-    from stclr.methods import DEFAULT_TEMPERATURE
+    from stclr.data.loader import BadVideoReport, LoaderStats
 
-    # ---- machine ---------------------------------------------------------------------------------------------
-    on_gpu = torch.cuda.is_available() and (cfg.device == "auto" or cfg.device.startswith("cuda"))
-    dist = D.init_distributed("cuda" if on_gpu else "cpu")
-    device = resolve_device(cfg.device, dist.local_rank)
-    setup_cpu(device, cfg.cpu_threads, cfg.data.cache_mb)
-    setup_cuda_speed(device, cfg.deterministic)
-    run_dir = Path(cfg.out_dir) / (cfg.run_name or default_run_name(cfg))
-    last = run_dir / ckpt_lib.LAST
-    if last.exists() and not cfg.resume:
-        raise FileExistsError(f"{run_dir} already holds a run: pass resume=true to continue it, or another run_name")
-    if dist.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        ckpt_lib.remove_stale_temps(run_dir)  # half-written checkpoints of a run killed while saving
-
-    # ---- model, data, optimiser -----------------------------------------------------------------------------
+    # ---- machine, model, data, optimiser ---------------------------------------------------------------------
+    run = open_run(cfg, default_run_name(cfg), distributed=True)
+    device, dist = run.device, run.dist
     seed_everything(cfg.seed)  # the same initial weights on every rank (DDP also broadcasts rank 0's)
-    model = build_pretrain_model(cfg).to(device)
-    use_cl = use_channels_last(cfg, device)
-    if use_cl:
-        model = model.to(memory_format=torch.channels_last_3d)
+    model, use_cl = to_run_device(build_pretrain_model(cfg), cfg, device)
     loader, sampler, split = build_pretrain_data(cfg, dist.rank, dist.world_size)
     steps_per_epoch = len(sampler) if cfg.max_steps_per_epoch is None else min(len(sampler), cfg.max_steps_per_epoch)
     optimizer = build_optimizer(cfg, model.parameters())
@@ -324,222 +295,98 @@ def _pretrain(cfg: PretrainConfig, stop: StopFlag | None = None) -> Path:
     scaler = torch.amp.GradScaler("cuda", enabled=False)  # bf16 needs no loss scaling
     if cfg.compile:
         model.backbone.compile()  # in place: the state_dict keys stay the same
-    ddp_model = D.wrap_ddp(LossModel(model, cfg, gather=dist.enabled), device, sync_bn=cfg.sync_bn)
-    device_augment = None
-    if cfg.augment_on == "device":
-        from stclr.augment_gpu import DeviceAugment
+    loss_model = D.wrap_ddp(LossModel(model, cfg, gather=dist.enabled), device, sync_bn=cfg.sync_bn)
+    to_inputs = StepInputs(cfg, device, dist.rank, use_cl)
 
-        device_augment = DeviceAugment(cfg.size, cfg.augment, cfg.ssl_augment, seed=cfg.seed)
-
-    # ---- resume -------------------------------------------------------------------------------------------
-    cfg_dict = to_dict(cfg)
-    start_epoch, step, start_batch, best, elapsed0, partial, resume_rng = 0, 0, 0, math.inf, 0.0, None, None
-    if cfg.resume and last.exists():
-        ckpt = ckpt_lib.load_checkpoint(last, config=cfg_dict, map_location="cpu")
-        if cfg.scheduler == "onecycle" and ckpt["config"]["epochs"] != cfg.epochs:
-            raise ConfigError(f"epochs: OneCycle's schedule was laid out for {ckpt['config']['epochs']} epochs; "
-                              f"it cannot change to {cfg.epochs} on resume")
-        ckpt_lib.restore(ckpt, model=model, optimizer=optimizer, scheduler=scheduler, scaler=scaler, rng=False)
-        start_epoch, step, start_batch = ckpt["epoch"], ckpt["step"], ckpt["batch_in_epoch"]
-        best, elapsed0 = ckpt["extra"]["best_loss"], ckpt["extra"]["train_seconds"]
-        if start_batch:  # saved mid-epoch: continue the sampler and (below) the random streams where they were
-            partial, resume_rng = ckpt["extra"]["epoch_stats"], ckpt["rng"]
-            sampler.load_state_dict(ckpt["sampler"])
-        if dist.is_main:
-            print(f"resuming {run_dir} at epoch {start_epoch + 1}" + (f", batch {start_batch}" if start_batch else ""))
-    # Every video the run does not train on as drawn, with the frame where it broke. Under torchrun each rank
-    # decodes its own share: rank 0 writes bad_videos.json, another rank bad_videos.rank<r>.json once it finds one.
-    from stclr.data.loader import BAD_VIDEOS_FILE, BadVideoReport
-
-    report_name = BAD_VIDEOS_FILE if dist.is_main else BAD_VIDEOS_FILE.replace(".json", f".rank{dist.rank}.json")
-    bad_report = BadVideoReport(run_dir / report_name, loader.dataset if dist.is_main else None,
-                                enabled=dist.is_main, log=lambda line: print(line, file=sys.stderr, flush=True))
-    if not dist.is_main:
-        bad_report.enabled = True  # written only when this rank finds a decode failure
-    log = MetricsLog(run_dir / "metrics.jsonl", enabled=dist.is_main)
-    log.truncate_from(start_epoch)
-    step_log = MetricsLog(run_dir / STEPS_FILE, enabled=dist.is_main, key="step")  # the curve per optimiser step
-    step_log.truncate_from(step + 1)
-    if dist.is_main:
-        save_yaml(cfg, run_dir / "config.yaml")
-        env = env_info(device, dist.world_size, cfg.data.backend)
-        env.update(config_hash=config_hash(cfg), train_videos=len(split), steps_per_epoch=steps_per_epoch,
-                   temperature=cfg.temperature if cfg.temperature is not None else DEFAULT_TEMPERATURE[cfg.method],
-                   parameters=sum(p.numel() for p in model.parameters()))
-        write_json(run_dir / "env.json", env)
+    # ---- resume, budget, logs --------------------------------------------------------------------------------
+    at = resume_from(run, cfg, model=model, optimizer=optimizer, scheduler=scheduler, scaler=scaler, sampler=sampler)
+    bad_videos = BadVideoReport.for_rank(run.dir, loader.dataset, dist.rank)  # videos not trained on as drawn
+    write_run_info(run, cfg, train_videos=len(split), steps_per_epoch=steps_per_epoch,
+                   temperature=resolved_temperature(cfg), parameters=sum(p.numel() for p in model.parameters()))
     D.barrier()
-
-    saved_at = [start_epoch, step]  # (epoch, step) of the last.pt on disk: what the logs may not run past
-
-    def save(epoch: int, batch_in_epoch: int, stats: EpochStats | None, sampler_state, name=ckpt_lib.LAST):
-        if dist.is_main:
-            extra = {"best_loss": best, "train_seconds": elapsed0 + time.time() - t_start,
-                     "epoch_stats": stats.state() if stats is not None else None}
-            try:
-                ckpt_lib.save_checkpoint(run_dir / name, model=model, optimizer=optimizer, scheduler=scheduler,
-                                         scaler=scaler, epoch=epoch, step=step, batch_in_epoch=batch_in_epoch,
-                                         sampler=sampler_state, config=cfg_dict, extra=extra)
-            except ckpt_lib.CheckpointWriteError:
-                if name == ckpt_lib.LAST:
-                    # The epoch row and the step rows were written before this checkpoint: cut them back to the
-                    # last.pt still on disk, so the folder reads as the run that a resume will continue (resume
-                    # would cut them too; this keeps the folder honest for whoever reads it first).
-                    log.truncate_from(saved_at[0])
-                    step_log.truncate_from(saved_at[1] + 1)
-                raise
-            if name == ckpt_lib.LAST:
-                saved_at[:] = [epoch, step]
-
-    def preempted(signum: int):
-        run_bar.close()
-        D.barrier()  # rank 0 has written last.pt before any rank exits (torchrun ends the others when one exits)
-        exc = Preempted(signum, step, last)
-        if dist.is_main:
-            print(f"stclr pretrain: {exc}", file=sys.stderr, flush=True)
-        raise exc
+    budget = Budget.of(cfg, at)
+    ckpts = Checkpoints(run, cfg, budget, at, step_log=True, model=model, optimizer=optimizer, scheduler=scheduler,
+                        scaler=scaler)
+    show = cfg.show_progress and run.is_main
+    progress = Progress(show, steps_per_epoch, budget.epochs_to_run(at, steps_per_epoch // cfg.accum_steps),
+                        cfg.epochs)
 
     # ---- the loop ----------------------------------------------------------------------------------------------
-    t_start = time.time()
-    out_of_time, stop_sig = False, 0
-    epochs = range(start_epoch, cfg.epochs)
-    if cfg.time_budget_s is not None and elapsed0 >= cfg.time_budget_s:
-        epochs = range(0)  # a resumed run whose budget is already spent: train nothing (raise the budget to go on)
-        if dist.is_main and cfg.show_progress:
-            print(f"time budget of {cfg.time_budget_s:.0f}s already spent ({elapsed0:.0f}s trained): nothing to do")
-    if cfg.max_steps is not None and step >= cfg.max_steps:
-        epochs = range(0)
-        if dist.is_main and cfg.show_progress:
-            print(f"max_steps {cfg.max_steps} already reached ({step} steps trained): nothing to do")
-    bar_total = len(epochs)
-    if cfg.max_steps is not None:  # epochs that will run, for the progress bar (the loop stops at max_steps)
-        bar_total = min(bar_total, math.ceil(max(0, cfg.max_steps - step) / max(1, steps_per_epoch // cfg.accum_steps)))
-    # Epochs of one or a few steps (the course's: one step each) get ONE bar over the run instead of a bar and a
-    # line per epoch: 160 single-step epochs printed ~2000 messages, more than a kernel's output queue keeps
-    # while a cell runs (nbval then never saw the cell finish).
-    show = cfg.show_progress and dist.is_main
-    per_epoch = steps_per_epoch > 4
-    run_bar = tqdm(total=bar_total, desc="steps" if steps_per_epoch == 1 else "epochs", disable=not show or per_epoch,
-                   leave=False, dynamic_ncols=True)
-    for epoch in epochs:
-        i = start_batch
-        if not start_batch:
+    step, best, stop_sig, out_of_time = at.step, at.best, 0, False
+    for epoch in budget.epochs_left(at, say=show):
+        i = at.batch if epoch == at.epoch else 0  # > 0: a mid-epoch checkpoint's epoch, continued at batch i
+        if not i:
             sampler.set_epoch(epoch)  # the epoch's order and plans are pure functions of (seed, epoch, step)
         # iter() of a fresh worker pool draws the workers' base seed from the global RNG, a persistent pool's
         # does not: seed after it, so that the epoch's stream (dropout) is the same with 0, 1 or n workers.
         batches = iter(loader)
-        if not start_batch:
-            seed_everything(epoch_seed(cfg.seed, epoch, dist.rank))
-        else:  # a mid-epoch resume restores the RNG streams as they were saved
-            if dist.is_main:
-                ckpt_lib.set_rng_state(resume_rng)
-            else:  # only rank 0's streams are checkpointed; the others continue from a fresh deterministic seed
-                seed_everything(epoch_seed(cfg.seed, epoch, dist.rank) + 7919 * start_batch)
-        stats = EpochStats(**partial) if start_batch and partial else EpochStats()
-        start_batch = 0
+        seed_epoch(cfg.seed, epoch, dist.rank, at, i)
+        stats = EpochStats(**at.epoch_stats) if i and at.epoch_stats else EpochStats()
         loader_stats = LoaderStats()
-        ddp_model.train()
-        bar = tqdm(total=steps_per_epoch, initial=i, desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                   disable=not show or not per_epoch, leave=False, dynamic_ncols=True)
+        loss_model.train()
+        bar = progress.epoch(epoch, i)
         t_wait = time.perf_counter()
         for batch in loader_stats.track(batches):
-            wait = time.perf_counter() - t_wait  # time the step waited for data: >0 means the loader is behind
-            t0 = time.perf_counter()
-            sampler_state = sampler.state_after(batch)  # exact resume point, whatever the workers prefetched
-            if "bad_videos" in batch:  # a video failed mid-decode and was replaced: name it (file, frame)
-                bad_report.add(batch["bad_videos"])
-            plan = batch["plan"]
-            batch = move_batch(batch, device, use_cl and device_augment is None)
-            if device_augment is not None:  # parameters from (seed, epoch, step, rank): resumable like the loader's
-                batch = device_augment(batch, plan.epoch, plan.step, key=dist.rank)
-                if use_cl:
-                    batch = {k: to_device(v, device, True) for k, v in batch.items()}
-            n_clips = count_clips(batch) * dist.world_size
+            wait, t0 = time.perf_counter() - t_wait, time.perf_counter()  # wait > 0: the loader is behind
+            sampler_state = sampler.state_after(batch)  # the exact resume point, whatever the workers prefetched
+            bad_videos.add(batch.get("bad_videos", ()))  # a video failed mid-decode and was replaced: name it
+            inputs = to_inputs(batch)
+            n_clips = count_clips(inputs) * dist.world_size
             last_micro = (i + 1) % cfg.accum_steps == 0 or i + 1 == steps_per_epoch
-            # with accumulation, DDP syncs gradients only on the micro-batch that steps the optimiser
-            losses = train_step(ddp_model, model, optimizer, batch, device, amp=cfg.amp, grad_clip=cfg.grad_clip,
-                                accum_steps=cfg.accum_steps, last_micro=last_micro,
-                                no_sync=None if last_micro or not dist.enabled else ddp_model.no_sync)
-            if last_micro:
-                step += 1
-                step_lr = optimizer.param_groups[0]["lr"]  # the rate this step used
-                if sched_when == "step":
-                    elapsed = elapsed0 + time.time() - t_start
-                    if isinstance(scheduler, CosineSchedule) and scheduler.time_budget_s:
-                        elapsed = D.max_over_ranks(elapsed, device)  # every rank must use the same rate
-                    step_scheduler(scheduler, elapsed)
+            losses = train_step(loss_model, model, optimizer, inputs, device, amp=cfg.amp, grad_clip=cfg.grad_clip,
+                                accum_steps=cfg.accum_steps, last_micro=last_micro,  # DDP syncs on the stepping one
+                                no_sync=None if last_micro or not dist.enabled else loss_model.no_sync)
             values = {k: D.all_reduce_mean(v).item() for k, v in losses.items()}  # .item() waits for the GPU
-            if last_micro:  # with accumulation: the losses of the micro-batch that stepped
-                step_log.write({"step": step, **{"loss" if k == "total" else f"loss_{k}": v for k, v in values.items()},
-                                "lr": step_lr})
+            if last_micro:  # with accumulation: the losses of the micro-batch that stepped, at the rate it used
+                step += 1
+                ckpts.steps.write({"step": step, **loss_columns(values), "lr": optimizer.param_groups[0]["lr"]})
+                if sched_when == "step":
+                    step_scheduler(scheduler, budget.elapsed(), device)
             compute = time.perf_counter() - t0
             stats.add(values, n_clips, compute, wait)
             i += 1
             bar.update(1)
             bar.set_postfix(loss=f"{values['total']:.4f}", clips_s=f"{n_clips / max(compute + wait, 1e-9):.0f}",
                             wait=f"{wait:.2f}s")
-            if i >= steps_per_epoch:
-                break  # the epoch's end (the time budget is checked there too)
-            if cfg.max_steps is not None and step >= cfg.max_steps:
-                break  # the budget in steps: this epoch ends here, with its row and checkpoint
-            if last_micro:
-                stop_sig = stop_signal(stop, device, dist)
-                if stop_sig:
-                    save(epoch, i, stats, sampler_state)  # mid-epoch, like the time budget's: resumable from here
-                    break
+            if i >= steps_per_epoch or budget.steps_reached(step):
+                break  # the epoch's end, or the budget in steps: the epoch ends here, with its row and checkpoint
+            mid_epoch = dict(batch_in_epoch=i, stats=stats, sampler=sampler_state, best_loss=best)
+            if last_micro and (stop_sig := stop_signal(stop, device, dist)):
+                ckpts.save(epoch, step, **mid_epoch)  # resumable from this step
+                break
             if cfg.ckpt_every_steps and last_micro and step % cfg.ckpt_every_steps == 0:
-                save(epoch, i, stats, sampler_state)
-            if cfg.time_budget_s is not None and D.any_rank(elapsed0 + time.time() - t_start >= cfg.time_budget_s, device):
-                out_of_time = True  # decided together: a rank stopping alone would hang the others
-                save(epoch, i, stats, sampler_state)  # a partial epoch, resumable from here; no epoch line
+                ckpts.save(epoch, step, **mid_epoch)
+            if out_of_time := budget.time_up(device):
+                ckpts.save(epoch, step, **mid_epoch)  # a partial epoch, resumable from here; no epoch row
                 break
             t_wait = time.perf_counter()
         bar.close()
         if stop_sig:
-            preempted(stop_sig)
+            progress.close()
+            raise preempted(run, stop_sig, step, "pretrain")
         if out_of_time:
-            if dist.is_main and cfg.show_progress:
+            if show:
                 print(f"time budget of {cfg.time_budget_s:.0f}s spent in epoch {epoch + 1} (batch {i}); checkpoint saved")
             break
 
         # ---- end of epoch: schedule, metrics, checkpoints ------------------------------------------------------
-        means = stats.means()
-        epoch_loss = means.get("total", math.nan)
+        loss = stats.means().get("total", math.nan)
         if sched_when == "epoch":
-            scheduler.step(epoch_loss)
-        busy = stats.compute_s + stats.wait_s
-        row = {
-            "epoch": epoch,
-            "step": step,
-            "loss": epoch_loss,
-            **{f"loss_{k}": v for k, v in means.items() if k != "total"},
-            "lr": optimizer.param_groups[0]["lr"],
-            "clips_per_s": stats.clips / busy if busy > 0 else None,
-            "data_wait_s": stats.wait_s,
-            "compute_s": stats.compute_s,
-            "data_wait_frac": stats.wait_s / busy if busy > 0 else None,
-            "batches": stats.batches,
-            "train_seconds": elapsed0 + time.time() - t_start,
-            **{f"loader_{k}": v for k, v in D.all_reduce_sum(flat_counters(loader_stats), device).items()},
-        }
-        improved = epoch_loss < best
-        best = min(best, epoch_loss)
-        log.write(row)
-        save(epoch + 1, 0, None, sampler.state_dict())
+            scheduler.step(loss)
+        row = epoch_row(epoch, step, stats, optimizer, budget.elapsed(),
+                        D.all_reduce_sum(flat_counters(loader_stats), device))
+        improved, best = loss < best, min(best, loss)
+        ckpts.epochs.write(row)
+        ckpts.save(epoch + 1, step, sampler=sampler.state_dict(), best_loss=best)
         if improved:
-            save(epoch + 1, 0, None, sampler.state_dict(), ckpt_lib.BEST)
-        run_bar.update(1)
-        run_bar.set_postfix(loss=f"{epoch_loss:.4f}", lr=f"{row['lr']:.1e}", refresh=False)
-        if show and (per_epoch or epoch + 1 == cfg.epochs):
-            print(f"epoch {epoch + 1}/{cfg.epochs}  loss {epoch_loss:.4f}  lr {row['lr']:.2e}  "
-                  f"{row['clips_per_s'] or 0:.1f} clips/s  data wait {stats.wait_s:.1f}s")
-        if cfg.time_budget_s is not None and D.any_rank(elapsed0 + time.time() - t_start >= cfg.time_budget_s, device):
-            break  # the budget ran out at an epoch's end
-        if cfg.max_steps is not None and step >= cfg.max_steps:
+            ckpts.save(epoch + 1, step, sampler=sampler.state_dict(), best_loss=best, name=ckpt_lib.BEST)
+        progress.epoch_done(epoch, f"loss {loss:.4f}  lr {row['lr']:.2e}  {row['clips_per_s'] or 0:.1f} clips/s  "
+                                   f"data wait {stats.wait_s:.1f}s", loss=f"{loss:.4f}", lr=f"{row['lr']:.1e}")
+        if budget.time_up(device) or budget.steps_reached(step):
             break
-        if epoch + 1 < cfg.epochs:  # asked during the epoch's last step: stop with the epoch's checkpoint
-            stop_sig = stop_signal(stop, device, dist)
-            if stop_sig:
-                preempted(stop_sig)
-    run_bar.close()
+        if epoch + 1 < cfg.epochs and (stop_sig := stop_signal(stop, device, dist)):  # asked in the epoch's last step
+            progress.close()
+            raise preempted(run, stop_sig, step, "pretrain")
+    progress.close()
     D.barrier()
-    return run_dir
+    return run.dir

@@ -201,6 +201,33 @@ def _finetune_cfg(root, out, name):
 
 
 @pytest.mark.slow
+def test_finetuning_time_budget_counts_across_resumes_like_pretraining(synth, tmp_path):
+    """One Budget for both loops (issue 24): fine-tuning stopped by its time budget keeps a mid-epoch last.pt with
+    the seconds it trained; resumed with the budget spent it trains nothing more (it used to restart the clock and
+    train a second budget); resumed with the budget lifted it continues to the uninterrupted run. (OneCycle here:
+    a cosine schedule under a time budget anneals by seconds, which no uninterrupted run can repeat.)"""
+    ref_dir = run_finetune(apply_overrides(_finetune_cfg(synth, tmp_path, "ref"), ["scheduler=onecycle"]))
+    cfg = apply_overrides(_finetune_cfg(synth, tmp_path, "budget"), ["scheduler=onecycle", "time_budget_s=0.001"])
+    run = run_finetune(cfg)
+    at = torch.load(run / "last.pt", weights_only=True)
+    assert (at["epoch"], at["batch_in_epoch"], at["step"]) == (0, 1, 1) and at["extra"]["train_seconds"] >= 0.001
+    assert [r["partial_epoch"] for r in read_jsonl(run / "metrics.jsonl")] == [True]
+    assert json.loads((run / "metrics.json").read_text())["epochs_trained"] == 0
+
+    run_finetune(apply_overrides(cfg, ["resume=true"]))  # budget spent: nothing to train, the test is run again
+    again = torch.load(run / "last.pt", weights_only=True)
+    assert again["step"] == 1
+    assert_same_weights(again, at)
+
+    run_finetune(apply_overrides(cfg, ["resume=true", "time_budget_s=null"]))
+    assert_same_weights(torch.load(run / "last.pt", weights_only=True), torch.load(ref_dir / "last.pt", weights_only=True))
+    ra, rb = (read_jsonl(d / "metrics.jsonl") for d in (run, ref_dir))
+    assert [r["loss"] for r in ra] == [r["loss"] for r in rb] and not any(r["partial_epoch"] for r in ra)
+    ma, mb = (json.loads((d / "metrics.json").read_text()) for d in (run, ref_dir))
+    assert ma["test_predictions"] == mb["test_predictions"] and ma["epochs_trained"] == 3
+
+
+@pytest.mark.slow
 def test_sigterm_in_finetuning_resumes_mid_epoch_to_the_uninterrupted_run(synth, tmp_path, monkeypatch):
     from stclr import finetune
 
@@ -351,7 +378,7 @@ def test_a_replacement_does_not_depend_on_what_the_process_saw_fail_before(synth
 
     from stclr import video
     from stclr.data.loader import BatchKey, PretrainDataset
-    from stclr.retrieval import load_subset
+    from stclr.data.splits import load_subset
 
     cfg = tiny_cfg(synth, tmp_path)
     split = load_subset(cfg.data, "train")

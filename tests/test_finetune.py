@@ -10,10 +10,12 @@ import pytest
 import torch
 
 from stclr.config import preset
-from stclr.finetune import EpochOrderSampler, evaluate, multi_crop, run_finetune
+from stclr.data.clips import EpochOrderSampler
+from stclr.finetune import evaluate, multi_crop, run_finetune
 from stclr.linear_probe import fit_logistic_regression, run_linear_probe
 from stclr.retrieval import run_retrieval
-from stclr.train import epoch_seed, run_pretrain
+from stclr.runinfo import epoch_seed
+from stclr.train import run_pretrain
 
 
 def test_ten_crops_are_centre_corners_and_flips():

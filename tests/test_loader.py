@@ -12,7 +12,6 @@ import torch
 from stclr import video
 from stclr.data.loader import (
     BatchKey,
-    ClipDataset,
     DatasetUnreadableError,
     LoaderStats,
     PlannedBatchSampler,
@@ -20,6 +19,7 @@ from stclr.data.loader import (
     VideoSkippedWarning,
     make_pretrain_loader,
 )
+from stclr.data.clips import ClipDataset
 from stclr.data.splits import VideoItem
 from stclr.fixtures import frame_index_of, write_index_video, write_text_file
 from stclr.sampling import uniform_clips

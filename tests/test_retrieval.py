@@ -186,8 +186,8 @@ def test_frame_totals_are_probed_once_per_dataset(synth, tmp_path):
 def test_an_unreadable_video_is_named_not_dropped(synth, tmp_path):
     import shutil
 
-    from stclr.finetune import probe_frames
-    from stclr.retrieval import load_subset
+    from stclr.data.clips import probe_frames
+    from stclr.data.splits import load_subset
     from stclr.video import VideoReadError
 
     root = tmp_path / "data"

@@ -40,8 +40,8 @@ How it fits together, and why:
   videos), or more than half of one batch's attempts fail (more failures than the batch size), a
   :class:`DatasetUnreadableError` says so instead of looping.
 
-Evaluation: :class:`ClipDataset` returns ``n_clips`` uniformly spaced clips per video
-(``[n_clips, C, T, H, W]``, label) for retrieval and fine-tuning tests; it never drops a video.
+The clip datasets of the supervised protocols (fine-tuning's training clips, evaluation's uniformly spaced
+clips) are in :mod:`stclr.data.clips`.
 """
 
 from __future__ import annotations
@@ -49,6 +49,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
+import sys
 import time
 import warnings
 from collections import Counter
@@ -62,12 +64,10 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from stclr import video as _video
-from stclr.augment import build_eval_transform, build_train_augment
+from stclr.augment import build_train_augment
 from stclr.config import config_hash, to_dict
 from stclr.plan import BatchPlan, PlanConfig, method_parts, plan_batch
 from stclr.fileio import write_text_atomic
-from stclr.runinfo import ignore_stop_signals
-from stclr.sampling import uniform_clips
 
 __all__ = [
     "BAD_VIDEOS_FILE",
@@ -75,7 +75,6 @@ __all__ = [
     "BatchKey",
     "PlannedBatchSampler",
     "PretrainDataset",
-    "ClipDataset",
     "LoaderStats",
     "VideoSkippedWarning",
     "DatasetUnreadableError",
@@ -601,6 +600,15 @@ def collate_planned(batch: dict) -> dict:
     return batch
 
 
+def ignore_stop_signals(worker_id: int | None = None) -> None:
+    """DataLoader ``worker_init_fn``: workers ignore SIGINT and SIGTERM, which a terminal's Ctrl-C and a
+    scheduler (Slurm signals the whole job step) send to every process, so that the training process alone decides
+    when to stop (after saving), instead of seeing its workers die mid-batch. Workers still end with the
+    training process: the DataLoader shuts them down, and they watch for their parent's death."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def make_pretrain_loader(
     dataset: PretrainDataset,
     batch_size: int,
@@ -663,6 +671,20 @@ class BadVideoReport:
             self.entries.setdefault(dataset.paths[i], {"path": dataset.paths[i], "kind": kind, "frame": None,
                                                        "reason": reason, "found": "probe"})
         self.write()
+
+    @classmethod
+    def for_rank(cls, folder: str | Path, dataset: PretrainDataset, rank: int = 0) -> "BadVideoReport":
+        """The report of one rank of a run in ``folder``, logging to stderr. Under torchrun each rank decodes its
+        own share: rank 0 writes ``bad_videos.json`` (with the probe's finds), another rank
+        ``bad_videos.rank<r>.json`` once it finds a decode failure of its own."""
+        def log(line: str) -> None:
+            print(line, file=sys.stderr, flush=True)
+
+        if rank == 0:
+            return cls(Path(folder) / BAD_VIDEOS_FILE, dataset, log=log)
+        report = cls(Path(folder) / BAD_VIDEOS_FILE.replace(".json", f".rank{rank}.json"), enabled=False, log=log)
+        report.enabled = True  # written only when this rank finds a decode failure
+        return report
 
     def add(self, failures: Iterable[Mapping]) -> None:
         """Record a batch's ``batch["bad_videos"]``; new files are logged and the report rewritten."""
@@ -739,93 +761,3 @@ class LoaderStats:
             "frames_planned": self.frames_planned, "videos_skipped": self.videos_skipped,
             "cpu_s": round(self.cpu_s, 3), "wall_s": round(self.wall_s, 3), "plan": dict(self.plan),
         }
-
-
-# --------------------------------------------------------------------------------------------
-# Evaluation clips
-# --------------------------------------------------------------------------------------------
-
-
-class ClipDataset(Dataset):
-    """Per video: ``n_clips`` uniformly spaced clips -> (float ``[n_clips, C, T, H, W]``, label).
-
-    The retrieval protocol (Sec. 4.2.2): 10 clips at skip 3, the full frame resized to ``size``
-    (``crop=0.8`` and 9 clips at skip 2 for TCLR's protocol); also the fine-tuning test clips.
-    One decode per video (the union of its clips). Never drops a video: a video shorter than a clip
-    follows ``policy`` (recorded, :func:`stclr.sampling.uniform_clips`); an unreadable one raises
-    (``on_error="raise"``) or, with ``on_error="zeros"``, gives zero clips, one warning and an entry in
-    ``failed`` (this process). ``transform``: a callable uint8 ``[T,H,W,3]`` -> ``[C,T,H,W]`` applied per
-    clip; default :func:`stclr.augment.build_eval_transform`, whose transforms (``frame_wise``) are
-    applied once to the decoded union instead. ``num_frames``: known frame totals of the videos (e.g. from
-    :func:`probe_frame_totals`); without it, or for a ``None`` entry, the video is probed where it is read.
-    """
-
-    def __init__(self, split: Any, root: str | Path | None = None, n_clips: int = 10, length: int = 16,
-                 skip: int = 3, size: int | Sequence[int] = 112, transform: Callable | None = None, *,
-                 crop: float | None = None, normalize: bool = False, policy: str = "fit",
-                 backend: str = "auto", decode_size: Any = None, num_frames: Sequence[int] | None = None,
-                 on_error: str = "raise"):
-        self.items = list(split.items if hasattr(split, "items") else split)
-        root = root if root is not None else getattr(split, "root", None)
-        if root is None:
-            raise ValueError("ClipDataset needs the video root (pass root= or a Split with .root)")
-        self.root = Path(root)
-        self.paths = [str(Path(self.root, *it.path.split("/"))) for it in self.items]
-        self.n_clips, self.length, self.skip, self.policy = int(n_clips), int(length), int(skip), policy
-        self.size = (size, size) if isinstance(size, int) else tuple(size)
-        # A deterministic frame-wise transform runs once over the decoded union; any other, once per clip.
-        self.per_clip = transform is not None and not getattr(transform, "frame_wise", False)
-        self.transform = transform if transform is not None else build_eval_transform(self.size, crop, normalize)
-        self.backend, self.decode_size = backend, decode_size
-        if on_error not in ("raise", "zeros"):
-            raise ValueError(f"on_error must be 'raise' or 'zeros', got {on_error!r}")
-        self.on_error = on_error
-        self.num_frames = list(num_frames) if num_frames is not None else None
-        self.failed: dict[int, str] = {}
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    @property
-    def labels(self) -> list[int]:
-        return [it.label for it in self.items]
-
-    def _frames_of(self, i: int) -> tuple[int, int]:
-        known = self.num_frames[i] if self.num_frames is not None else None
-        total = known if known is not None else _video.probe(self.paths[i]).num_frames
-        offset, n = _frame_range(self.items[i], int(total))
-        if n < 1:
-            raise _video.VideoReadError(self.paths[i], f"annotated range holds no frame (video has {total})")
-        return offset, n
-
-    def clip_specs(self, i: int):
-        """The clips of video ``i`` (for inspection)."""
-        return uniform_clips(self._frames_of(i)[1], self.n_clips, self.length, self.skip, self.policy)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        label = int(self.items[i].label)
-        try:
-            return self._clips(i), label
-        except _video.VideoReadError as e:
-            if self.on_error == "raise":
-                raise _video.VideoReadError(e.path, f"{e.cause} (ClipDataset item {i}; evaluation never drops "
-                                            "videos: fix or remove it, or pass on_error='zeros')") from None
-            if i not in self.failed:
-                warnings.warn(f"evaluation video {self.paths[i]} unreadable, using zero clips: {e.cause}",
-                              VideoSkippedWarning, stacklevel=2)
-            self.failed[i] = e.cause
-            return torch.zeros(self.n_clips, 3, self.length, *self.size), label
-
-    def _clips(self, i: int) -> torch.Tensor:
-        offset, n = self._frames_of(i)
-        specs = uniform_clips(n, self.n_clips, self.length, self.skip, self.policy)
-        wanted = np.stack([s.indices(n) for s in specs])  # [n_clips, T]
-        union, pos = np.unique(wanted, return_inverse=True)
-        pos = pos.reshape(wanted.shape)
-        frames = _video.read_frames(self.paths[i], union + offset, size=self.decode_size, backend=self.backend)
-        if self.per_clip:
-            return torch.stack([self.transform(_gather(frames, p)) for p in pos])
-        # Deterministic and frame-wise: transform the union once, then cut the clips out of it.
-        all_frames = self.transform(frames).transpose(0, 1).contiguous()  # [F, C, H, W]
-        clips = _gather(all_frames, pos.reshape(-1))  # [n_clips * T, C, H, W]
-        return clips.view(*pos.shape, *clips.shape[1:]).transpose(1, 2).contiguous()  # [n_clips, C, T, H, W]

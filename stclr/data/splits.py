@@ -706,3 +706,11 @@ def detect_dataset(split_dir: str | Path) -> str | None:
     if (d / DIVING48_VOCAB).is_file():
         return "diving48"
     return None
+
+
+def load_subset(data, subset: str):
+    """The ``subset`` (train | test) of the configured split, capped to ``data.max_videos`` videos."""
+    split = load_split(data.dataset, data.root, data.split, subset, on_missing="raise")
+    if data.max_videos is not None:
+        split = replace(split, items=split.items[: data.max_videos])
+    return split
