@@ -83,10 +83,10 @@ class BackgroundRun:
 def start_engine_run(command: str, cfg, folder: str | Path, name: str) -> BackgroundRun:
     """Start ``stclr <command>`` (``pretrain``, ``finetune``, ``retrieve`` or ``probe``) with config ``cfg`` in a
     child process; its config, output and log go to ``folder/<name>.*``."""
-    from stclr.engine_cli import COMMANDS
+    from stclr.config import ENGINE_COMMANDS
 
-    if command not in COMMANDS:
-        raise ValueError(f"command must be one of {sorted(COMMANDS)}, got {command!r}")
+    if command not in ENGINE_COMMANDS:
+        raise ValueError(f"command must be one of {sorted(ENGINE_COMMANDS)}, got {command!r}")
     return BackgroundRun(command, cfg, folder, name)
 
 

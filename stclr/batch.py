@@ -1,4 +1,4 @@
-"""``stclr batch RECIPE.yaml``: run a notebook over a grid of parameters with papermill (resumable).
+"""``stclr batch RECIPE.yaml`` (:mod:`stclr.cli`): run a notebook over a grid of parameters with papermill (resumable).
 
 :mod:`stclr.recipes` reads and checks the recipe (names, types, points); this module runs its points. Every
 *point* runs as its own papermill execution (its own kernel) into ``out/<point-name>/``::
@@ -28,7 +28,6 @@ papermill is imported lazily so ``stclr --help`` stays fast. :func:`execute_note
 
 from __future__ import annotations
 
-import argparse
 import csv
 import dataclasses
 import datetime
@@ -54,9 +53,7 @@ from stclr.recipes import (
     Point,
     Recipe,
     RecipeError,
-    load_recipe,
     notebook_parameters,
-    parse_overrides,
     validate_points,
 )
 
@@ -64,7 +61,6 @@ __all__ = [
     "BatchResult",
     "Execution",
     "GpuPool",
-    "add_batch_command",
     "execute_notebook",
     "flatten",
     "plan_points",
@@ -575,77 +571,3 @@ def write_summary(out: Path, rows: Sequence[Mapping[str, Any]], title: str = "Ba
     md_path = out / "summary.md"
     write_text_atomic(md_path, "\n".join(lines) + "\n")
     return csv_path, md_path
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Command line
-
-
-def _parse_gpus(text: str) -> list[str]:
-    gpus = [g.strip() for g in text.split(",") if g.strip()]
-    if not gpus:
-        raise argparse.ArgumentTypeError("expected comma-separated GPU ids, e.g. 0,1")
-    return gpus
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def cmd_batch(args: argparse.Namespace) -> int:
-    """``stclr batch``: load, validate, run; 2 for a recipe error, 1 if a point failed, 0 otherwise."""
-    try:
-        recipe = load_recipe(args.recipe, smoke=args.smoke, out=args.out, overrides=parse_overrides(args.overrides))
-        result = run_batch(
-            recipe, jobs=args.jobs, gpus=args.gpus, dry_run=args.dry_run, force=args.force, show_progress=not args.quiet
-        )
-    except RecipeError as e:
-        print(f"stclr batch: {e}", file=sys.stderr)
-        return 2
-    return result.exit_code
-
-
-def add_batch_command(subparsers) -> argparse.ArgumentParser:
-    """Add ``batch`` to the ``stclr`` command line: ``add_batch_command(sub)`` in ``cli.build_parser``."""
-    p = subparsers.add_parser(
-        "batch",
-        help="run a notebook over a parameter grid (papermill recipe, resumable)",
-        description="Run a papermill recipe (experiments/README.md): every grid point into OUT/<point>/, "
-        "skipping points already done; summary.csv and summary.md at the end.",
-    )
-    p.add_argument("recipe", type=Path, help="recipe YAML file")
-    jobs_help = "points run at once (default: number of --gpus, or 1)"
-    p.add_argument("--jobs", "-j", type=_positive_int, default=None, help=jobs_help)
-    gpus_help = "GPU ids, e.g. 0,1: each running point sees one (CUDA_VISIBLE_DEVICES)"
-    p.add_argument("--gpus", type=_parse_gpus, default=None, help=gpus_help)
-    p.add_argument("--dry-run", action="store_true", help="validate and list what would run or be skipped; run nothing")
-    p.add_argument("--smoke", action="store_true", help="use the recipe's smoke block (small settings, own folder)")
-    p.add_argument("--out", type=Path, default=None, help="output folder (default: the recipe's 'out')")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="fix a notebook parameter for every point (YAML value); repeatable",
-    )
-    p.add_argument("--force", action="store_true", help="rerun points that are already done")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_batch)
-    return p
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m stclr.batch RECIPE ...`` (the same as ``stclr batch``)."""
-    parser = argparse.ArgumentParser(prog="stclr")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_batch_command(sub)
-    args = parser.parse_args(["batch", *(sys.argv[1:] if argv is None else argv)])
-    return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

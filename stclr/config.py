@@ -136,8 +136,8 @@ class PretrainConfig:
     cpu_threads: int = 0  # torch threads on a CPU device (0 = torch's default; 1 is fastest for tiny models on a busy machine)
     amp: bool = True  # bf16 autocast on CUDA (no GradScaler needed for bf16)
     channels_last: bool = True  # channels_last_3d memory format on CUDA
-    # ... and on the CPU too: the course's STCLR step is ~1.6x faster there (bench/train_step.py --mode cpu); a
-    # different floating-point order than contiguous tensors, so runs recorded with one differ from the other's
+    # ... and on the CPU too: faster there for the course's step (docs/benchmarks.md, train_step_cpu); a different
+    # floating-point order than contiguous tensors, so runs recorded with one differ from the other's
     cpu_channels_last: bool = True
     compile: bool = False  # torch.compile the model
     activation_checkpointing: bool = False  # recompute each backbone stage in backward: less memory, ~1/3 more compute
@@ -302,6 +302,15 @@ CONFIG_CLASSES = {
     "linear_probe": LinearProbeConfig,
 }
 
+# The engine's commands: command -> (config kind, module, function, what it does). ``stclr <command>`` (stclr.cli)
+# and background runs (stclr.background) start them.
+ENGINE_COMMANDS = {
+    "pretrain": ("pretrain", "stclr.train", "run_pretrain", "self-supervised pretraining (STCLR and baselines)"),
+    "finetune": ("finetune", "stclr.finetune", "run_finetune", "fine-tune for action recognition, video-level test"),
+    "retrieve": ("retrieval", "stclr.retrieval", "run_retrieval", "nearest-neighbour video retrieval R@k"),
+    "probe": ("linear_probe", "stclr.linear_probe", "run_linear_probe", "linear probe on frozen features"),
+}
+
 # Keys that may change when a run is resumed (everything else must match the checkpoint's config).
 RESUME_MUTABLE = frozenset(
     {
@@ -377,38 +386,26 @@ _PRESETS: dict[str, dict[str, dict]] = {
             "clip_len": 8,
             "size": 32,
             "skips": "medium",
-            # The speed pretext (Eq. 1's third term, Sec. 3.3) stayed at log 4 inside the course's STCLR with the
-            # paper's settings, and with any one change alone (issue 21; docs/benchmarks.md "ssl_causes"). Together:
-            # the tuple clips enter as frame differences (a fresh network's raw-frame features carry no speed),
-            # encoded without moving the BatchNorm statistics raw frames are evaluated with; the head standardises
-            # its input (pooled post-ReLU features share a large mean that hides small speed differences); the
-            # tuple clips get the local clips' light augmentation instead of Sec. 4.2.1's (an independent 30-100 %
-            # crop per clip changes its apparent speed by up to 1.8x); speeds 3x apart; and no head dropout. With the
-            # others in place, leaving out the differences, the standardisation or the light set each left L_SSL
-            # above 0.9 x log 4 on seed 0; speeds 1/2/4 still passed, by less. C1, C2, K, one shared backbone and
-            # Eq. 1 stay the paper's.
+            # Every departure from the paper below was measured: docs/benchmarks.md, "Why the course preset is what
+            # it is". The speed pretext (Eq. 1's third term) needs these five together: tuple clips as frame
+            # differences (a fresh network's raw-frame features carry no speed), a head that standardises its
+            # input, the light augmentation for the tuple clips (an independent crop per clip changes its apparent
+            # speed), speeds 3x apart, no head dropout. C1, C2, K, one shared backbone and Eq. 1 stay the paper's.
             "ssl_speeds": (1, 3, 9),
             "ssl_head_norm": True,
             "ssl_input": "diff",
             "ssl_augment": "light",
-            # No dropout in the SSL head (the paper's 0.5 is for 499 epochs): with it the pretext's loss ended above
-            # 0.9 x log 4 on seed 4 of seeds 0-5 (1.323), without it at 1.109 ("ssl_causes").
+            # no dropout in the SSL head: the paper's 0.5 is for 499 epochs
             "ssl_head_dropout": 0.0,
-            # TCLR's crop (30-100 % of the area) at 32 px often cuts the small moving sprite away: the two views
-            # of a clip then share too little for L_SLL, which stayed at chance for 304 steps on seeds 0-2; with
-            # "light" (crop 70-100 %, flip, mild colour) it leaves chance (5-step mean < 0.9 x chance) at steps 23-47
-            # on seeds 0-4 (tests/test_course_learning.py; docs/method.md §8, issue 11).
+            # TCLR's crop at 32 px often cuts the small moving sprite away, and the two views of a clip then share
+            # too little for L_SLL to learn (docs/method.md §8; tests/test_course_learning.py)
             "augment": "light",
-            # The tiny net learns faster than at the paper's 1e-3; with the cosine schedule below (and one-step
-            # epochs, as the course then trained), 5e-3 took L_SLL off its plateau by step ~20 and reached R@1
-            # 46.9 / 51.6 after 160 steps on seeds 2 / 1, where 3e-3 gave 37.5 / 46.9 (random init: 23.4 / 25.0;
-            # 10 retrieval clips).
+            # the tiny net learns faster than at the paper's 1e-3 (measured: docs/benchmarks.md)
             "lr": 5e-3,
             "batch_size": 16,
             "epochs": 20,
-            # Cosine to 0 over the run's optimiser steps (over time_budget_s when one is set). With a constant
-            # rate R@1 after 160 steps fell below its value at 80 on seeds 0 and 1 (51.6 -> 31.2, 39.1 -> 37.5; 4
-            # retrieval clips); annealed (3e-3) it reached 42.2 and 46.9 (10 clips; random init 21.9 and 25.0).
+            # cosine to 0 over the run's optimiser steps (over time_budget_s when one is set): with a constant rate
+            # the retrieval of a longer run fell below a shorter one's (docs/benchmarks.md)
             "scheduler": "cosine",
             "data": dict(_COURSE_DATA),
         },
@@ -418,8 +415,7 @@ _PRESETS: dict[str, dict[str, dict]] = {
             "skip": 6,
             "resize": (40, 40),
             "crop": 32,
-            # No dropout: 5 minutes of training underfit (train clip accuracy ~75 %), and dropout 0.5 slowed it
-            # further: supervised video accuracy in 5 min went 73.4 -> 81.3 % (seed 1) and 79.7 -> 92.2 % (seed 2).
+            # no dropout: a few minutes of training underfit, and dropout only slowed it (docs/benchmarks.md)
             "dropout": 0.0,
             "hidden": 128,
             "optimizer": "adam",

@@ -71,11 +71,6 @@ def current() -> DistInfo:
     return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")), dist.get_backend())
 
 
-def cleanup() -> None:
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
-
-
 def barrier() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
@@ -104,18 +99,6 @@ def shard_range(n: int, rank: int, world: int) -> tuple[int, int]:
         raise ValueError(f"batch_size {n} is not divisible by the number of processes {world}")
     per = n // world
     return rank * per, (rank + 1) * per
-
-
-def shard_tensors(batch: dict, rank: int, world: int) -> dict:
-    """Slice every tensor of a collated batch dict along dim 0 (for tests and for loaders that collate globally)."""
-    out = {}
-    for k, v in batch.items():
-        if torch.is_tensor(v) and v.dim() > 0:
-            lo, hi = shard_range(v.shape[0], rank, world)
-            out[k] = v[lo:hi]
-        else:
-            out[k] = v
-    return out
 
 
 # --------------------------------------------------------------------------------------------- collectives

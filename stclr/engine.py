@@ -28,8 +28,9 @@ from tqdm.auto import tqdm
 from stclr import checkpoint as ckpt_lib
 from stclr import distributed as D
 from stclr.config import ConfigError, config_hash, save_yaml, to_dict
-from stclr.runinfo import (MetricsLog, Preempted, StopFlag, env_info, epoch_seed, resolve_device, seed_everything,
-                           setup_cpu, setup_cuda_speed, write_json)
+from stclr.runinfo import (MetricsLog, Preempted, StopFlag, env_info, resolve_device, seed_everything, setup_cpu,
+                           setup_cuda_speed, write_json)
+from stclr.sampling import epoch_seed
 
 METRICS_FILE = "metrics.jsonl"  # one line per epoch
 STEPS_FILE = "steps.jsonl"  # one line per optimiser step: step, loss, loss_<component>, lr

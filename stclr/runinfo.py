@@ -41,12 +41,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)  # also seeds every CUDA device
 
 
-def epoch_seed(seed: int, epoch: int, rank: int) -> int:
-    """Seed of the global RNGs (dropout; the data pipelines seed themselves from (seed, epoch, step)) for one
-    epoch of one rank: resuming at an epoch boundary then continues the exact random stream."""
-    return seed * 1_000_003 + epoch * 1009 + rank
-
-
 @contextlib.contextmanager
 def deterministic(flag: bool):
     """Within the block: reproducible kernels when ``flag`` (kill-and-resume equality, debugging; slower). The

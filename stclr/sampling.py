@@ -493,3 +493,9 @@ def uniform_clips(
     last = max(n_frames - _span(eff, length), 0) if pol == "fit" else n_frames - 1
     starts = np.round(np.linspace(0, last, n_clips)).astype(int)
     return tuple(ClipSpec(int(s), eff, length, pol, skip) for s in starts)  # type: ignore[arg-type]
+
+
+def epoch_seed(seed: int, epoch: int, rank: int) -> int:
+    """Seed of the global RNGs (dropout; the data pipelines seed themselves from (seed, epoch, step)) for one
+    epoch of one rank: resuming at an epoch boundary then continues the exact random stream."""
+    return seed * 1_000_003 + epoch * 1009 + rank

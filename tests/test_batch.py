@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from stclr import batch, recipes
+from stclr.cli import main as stclr_main
 from stclr.batch import GpuPool, flatten, run_batch, write_summary
 from stclr.recipes import (
     NotebookParam,
@@ -210,14 +211,14 @@ def test_unknown_parameter_is_rejected_before_anything_runs(tmp_path, capsys):
         validate_points([Point("p", {})], {"x": declared["x"]})
     path = tmp_path / "r.yaml"
     path.write_text(yaml.safe_dump({"notebook": str(GRID_NB), "out": str(tmp_path / "out")}))
-    assert batch.main([str(path), "--set", "xx=1", "--quiet"]) == 2
+    assert stclr_main(["batch", str(path), "--set", "xx=1", "--quiet"]) == 2
     assert "unknown parameter 'xx'" in capsys.readouterr().err
 
 
 def test_dry_run_lists_points_and_runs_nothing(tmp_path, capsys):
     path = tmp_path / "r.yaml"
     path.write_text(yaml.safe_dump({"notebook": str(GRID_NB), "out": str(tmp_path / "out"), "grid": {"x": [1, 2]}}))
-    assert batch.main([str(path), "--dry-run"]) == 0
+    assert stclr_main(["batch", str(path), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "x=1" in out and "x=2" in out and "2 to run, 0 to skip" in out
     assert not (tmp_path / "out").exists()

@@ -38,6 +38,18 @@ def _setup(method: str):
     return cfg, model, batch
 
 
+def _shard(batch: dict, rank: int, world: int) -> dict:
+    """Rank ``rank``'s contiguous share of every tensor of a collated global batch (dim 0), as the sampler plans it."""
+    out = {}
+    for k, v in batch.items():
+        if torch.is_tensor(v) and v.dim() > 0:
+            lo, hi = D.shard_range(v.shape[0], rank, world)
+            out[k] = v[lo:hi]
+        else:
+            out[k] = v
+    return out
+
+
 def _grads(model) -> dict[str, torch.Tensor]:
     return {n: p.grad.detach().clone() for n, p in model.named_parameters() if p.grad is not None}
 
@@ -49,7 +61,7 @@ def _worker(rank: int, world: int, init_file: str, out: str) -> None:
         results = {}
         for method in METHODS:
             cfg, model, batch = _setup(method)
-            local = D.shard_tensors(batch, rank, world)
+            local = _shard(batch, rank, world)
             assert local["index"].tolist() == list(range(rank * GLOBAL_B // world, (rank + 1) * GLOBAL_B // world))
             ddp = torch.nn.parallel.DistributedDataParallel(LossModel(model, cfg, gather=True))
             losses = ddp(local)
@@ -96,7 +108,7 @@ def test_shard_helpers():
     with pytest.raises(ValueError, match="not divisible"):
         D.shard_range(5, 0, 2)
     batch = {"clips": torch.arange(8).view(4, 2), "index": torch.arange(4), "plan": None}
-    halves = [D.shard_tensors(batch, r, 2) for r in range(2)]
+    halves = [_shard(batch, r, 2) for r in range(2)]
     assert halves[0]["index"].tolist() == [0, 1] and halves[1]["index"].tolist() == [2, 3]
     assert halves[1]["clips"].tolist() == [[4, 5], [6, 7]] and halves[1]["plan"] is None
     info = D.init_distributed()  # not launched by torchrun: a single-process no-op
@@ -116,7 +128,8 @@ def _pretrain_worker(rank: int, world: int, port: int, cfg_file: str) -> None:
     try:
         run_pretrain(load_config(PretrainConfig, cfg_file))
     finally:
-        D.cleanup()
+        if dist.is_initialized():
+            dist.destroy_process_group()
 
 
 @pytest.mark.slow

@@ -251,7 +251,6 @@ def test_sigterm_in_finetuning_resumes_mid_epoch_to_the_uninterrupted_run(synth,
 
 
 def _ddp_preempt_worker(rank: int, world: int, port: int, cfg_file: str, out: str) -> None:
-    from stclr import distributed as D
     from stclr import train
     from stclr.config import PretrainConfig, load_config
 
@@ -266,7 +265,8 @@ def _ddp_preempt_worker(rank: int, world: int, port: int, cfg_file: str, out: st
     except Preempted as e:
         result = {"code": e.code, "step": e.step}
     finally:
-        D.cleanup()
+        if torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
     with open(f"{out}.{rank}", "w") as f:
         json.dump(result, f)
 

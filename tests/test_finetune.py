@@ -14,7 +14,7 @@ from stclr.data.clips import EpochOrderSampler
 from stclr.finetune import evaluate, multi_crop, run_finetune
 from stclr.linear_probe import fit_logistic_regression, run_linear_probe
 from stclr.retrieval import run_retrieval
-from stclr.runinfo import epoch_seed
+from stclr.sampling import epoch_seed
 from stclr.train import run_pretrain
 
 

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stclr import batch
+from stclr import batch, recipes
+from stclr.cli import main as stclr_main
 
 REPO = Path(__file__).resolve().parents[1]
 EXPERIMENTS = REPO / "experiments"
@@ -38,7 +39,7 @@ def _load(path: Path) -> dict:
 
 
 def _points(path: Path, smoke: bool = False):
-    return batch.load_recipe(path, smoke=smoke).points
+    return recipes.load_recipe(path, smoke=smoke).points
 
 
 def test_every_table_and_figure_has_a_recipe():
@@ -52,7 +53,7 @@ def test_every_table_and_figure_has_a_recipe():
 @pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.stem)
 def test_recipe_validates_against_its_notebook(path, smoke, tmp_path, capsys):
     args = [str(path), "--dry-run", "--quiet", "--out", str(tmp_path / "out")] + (["--smoke"] if smoke else [])
-    assert batch.main(args) == 0, capsys.readouterr().err
+    assert stclr_main(["batch", *args]) == 0, capsys.readouterr().err
     assert not (tmp_path / "out").exists(), "a dry run writes nothing"
 
 
@@ -121,7 +122,7 @@ def tiny_synthetic(tmp_path_factory) -> Path:
 
 
 def _smoke(name: str, data_root: Path, out: Path) -> tuple[batch.BatchResult, list[dict]]:
-    recipe = batch.load_recipe(EXPERIMENTS / f"{name}.yaml", smoke=True, out=out, overrides={"data_root": str(data_root)})
+    recipe = recipes.load_recipe(EXPERIMENTS / f"{name}.yaml", smoke=True, out=out, overrides={"data_root": str(data_root)})
     result = batch.run_batch(recipe, show_progress=False, log=lambda msg: None)
     rows = [json.loads((recipe.out / p.name / "metrics.json").read_text()) for p in recipe.points
             if (recipe.out / p.name / "metrics.json").is_file()]

@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from stclr import video as _video
 from stclr.augment import build_eval_transform
 from stclr.data.loader import VideoSkippedWarning, _frame_range, _gather, ignore_stop_signals, probe_frame_totals
-from stclr.runinfo import epoch_seed
+from stclr.sampling import epoch_seed
 from stclr.sampling import uniform_clips
 
 
