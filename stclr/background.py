@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Mapping
 
-from stclr.config import PretrainConfig, save_yaml
+from stclr.config import PretrainConfig, save_yaml, usable_cores
 
 __all__ = ["BackgroundRun", "BackgroundRunError", "pretrain_side_by_side", "spare_cpu_cores", "start_engine_run"]
 
@@ -32,11 +32,7 @@ class BackgroundRunError(RuntimeError):
 
 def spare_cpu_cores() -> int:
     """CPU cores this process may use, minus the one it runs on (0 on a single core)."""
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        n = os.cpu_count() or 1
-    return max(0, n - 1)
+    return max(0, usable_cores() - 1)
 
 
 class BackgroundRun:

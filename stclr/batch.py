@@ -21,7 +21,7 @@ What it guarantees, and why:
 - ``--jobs N`` runs N points at once (threads driving N kernels); ``--gpus 0,1`` gives each running point
   one GPU through ``CUDA_VISIBLE_DEVICES`` in its kernel's environment (least-loaded, round-robin).
 
-:func:`plan_points` (which points run), :func:`flatten` and :func:`write_summary` are pure and unit-tested;
+:func:`plan_points` (which points run) and :func:`write_summary` are pure and unit-tested;
 papermill is imported lazily so ``stclr --help`` stays fast. :func:`execute_notebook` is shared with
 :mod:`stclr.course`.
 """
@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from stclr.config import flatten
 from stclr.fileio import read_json, write_json_atomic, write_text_atomic
 from stclr.recipes import (
     METRICS_FILE,
@@ -62,7 +63,6 @@ __all__ = [
     "Execution",
     "GpuPool",
     "execute_notebook",
-    "flatten",
     "plan_points",
     "run_batch",
     "write_summary",
@@ -79,20 +79,6 @@ DONE_FILE, ERROR_FILE, KERNEL_LOG = "done.json", "error.json", "kernel.log"
 
 # ----------------------------------------------------------------------------------------------------------
 # Small I/O helpers
-
-
-def flatten(obj: Any, prefix: str = "", sep: str = ".") -> dict[str, Any]:
-    """Nested dicts to one level with dotted keys: ``{"a": {"b": 1}} -> {"a.b": 1}`` (lists stay values)."""
-    if not isinstance(obj, Mapping):
-        return {prefix: obj} if prefix else {"value": obj}
-    out: dict[str, Any] = {}
-    for key, value in obj.items():
-        name = f"{prefix}{sep}{key}" if prefix else str(key)
-        if isinstance(value, Mapping) and value:
-            out.update(flatten(value, name, sep))
-        else:
-            out[name] = value
-    return out
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")

@@ -31,7 +31,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, Mapping, Union
 
 import yaml
 
@@ -44,6 +44,14 @@ class ConfigError(ValueError):
 
 # --------------------------------------------------------------------------------------------------------------
 # The configurations
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity where the OS tells it, else the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
 
 
 @dataclass
@@ -79,11 +87,7 @@ class DataConfig:
         itself, at least 1 and at most 16."""
         if self.num_workers >= 0:
             return self.num_workers
-        try:
-            cores = len(os.sched_getaffinity(0))
-        except AttributeError:  # macOS, Windows
-            cores = os.cpu_count() or 2
-        per_process = cores // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+        per_process = usable_cores() // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
         return max(1, min(16, per_process - 1))
 
 
@@ -351,7 +355,7 @@ def preset(name: str, kind: str = "pretrain", **overrides: Any):
     cls = CONFIG_CLASSES[kind]
     table = _PRESETS.get(name)
     if table is None:
-        raise ConfigError(f"preset: unknown {name!r}{_suggest(name, _PRESETS)}; choose one of {sorted(_PRESETS)}")
+        raise ConfigError(f"preset: unknown {name!r}{did_you_mean(name, _PRESETS)}; choose one of {sorted(_PRESETS)}")
     if kind not in table:
         raise ConfigError(f"preset {name!r} has no {kind} settings; it has {sorted(table)}")
     d = copy.deepcopy(table[kind])  # never mutate the preset table
@@ -477,7 +481,7 @@ def from_dict(cls, d: dict | None, *, _prefix: str = ""):
     for key, value in d.items():
         if key not in names:
             full = _prefix + str(key)
-            raise ConfigError(f"unknown key {full!r} in {cls.__name__}{_suggest(str(key), names, _prefix)}")
+            raise ConfigError(f"unknown key {full!r} in {cls.__name__}{did_you_mean(str(key), names, _prefix)}")
         kwargs[key] = _coerce(value, hints[key], _prefix + key)
     return cls(**kwargs)
 
@@ -520,14 +524,19 @@ def apply_overrides(cfg, overrides: list[str]):
     return load_config(type(cfg), None, overrides, base=cfg)
 
 
-def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
-    """``{"data": {"root": x}}`` -> ``{"data.root": x}``."""
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict) and v:
-            out.update(flatten(v, f"{prefix}{k}."))
+def flatten(obj: Any, prefix: str = "", sep: str = ".") -> dict[str, Any]:
+    """Nested mappings to one level with dotted keys: ``{"data": {"root": x}}`` -> ``{"data.root": x}`` (lists and
+    empty mappings stay values; ``prefix`` goes in front of every key). A value that is no mapping gives
+    ``{prefix: value}`` (``{"value": value}`` without a prefix)."""
+    if not isinstance(obj, Mapping):
+        return {prefix: obj} if prefix else {"value": obj}
+    out: dict[str, Any] = {}
+    for key, value in obj.items():
+        name = f"{prefix}{sep}{key}" if prefix else str(key)
+        if isinstance(value, Mapping) and value:
+            out.update(flatten(value, name, sep))
         else:
-            out[f"{prefix}{k}"] = v
+            out[name] = value
     return out
 
 
@@ -590,7 +599,7 @@ def _check_choices(cfg) -> None:
     for name, allowed in CHOICES.items():
         v = getattr(cfg, name, None)
         if isinstance(v, str) and v not in allowed:
-            raise ConfigError(f"{prefix}{name}: unknown value {v!r}{_suggest(v, allowed)}; choose one of {list(allowed)}")
+            raise ConfigError(f"{prefix}{name}: unknown value {v!r}{did_you_mean(v, allowed)}; choose one of {list(allowed)}")
     for name in _POSITIVE:
         v = getattr(cfg, name, None)
         if isinstance(v, int) and not isinstance(v, bool) and v < 1:
@@ -631,8 +640,10 @@ def _jsonable(d):
     return json.loads(json.dumps(d if isinstance(d, dict) else to_dict(d)))
 
 
-def _suggest(key: str, choices, prefix: str = "") -> str:
-    close = difflib.get_close_matches(key, list(choices), n=3, cutoff=0.6)
+def did_you_mean(name: str, choices, prefix: str = "", n: int = 3) -> str:
+    """`` (did you mean 'a' or 'b'?)`` for the (at most ``n``) ``choices`` closest to a misspelt ``name`` (each
+    shown with ``prefix``), or ``""``: the kit's one spelling hint (configs, recipes, quotes)."""
+    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=n, cutoff=0.6)
     return f" (did you mean {' or '.join(repr(prefix + c) for c in close)}?)" if close else ""
 
 

@@ -26,7 +26,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from stclr.batch import KERNEL_LOG, describe_error, execute_notebook, flatten
+from stclr.batch import KERNEL_LOG, describe_error, execute_notebook
+from stclr.config import flatten
 from stclr.recipes import METRICS_FILE, notebook_parameters
 from stclr.fileio import read_json, write_json_atomic, write_text_atomic
 

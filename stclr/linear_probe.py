@@ -18,9 +18,8 @@ import torch.nn.functional as F
 
 from stclr.config import LinearProbeConfig, RetrievalConfig, to_dict
 from stclr.data.splits import load_subset
-from stclr.engine import open_run
-from stclr.retrieval import build_eval_backbone, compute_features
-from stclr.runinfo import env_info, seed_everything, to_run_device, write_json
+from stclr.retrieval import compute_features, open_evaluation
+from stclr.runinfo import env_info, write_json
 
 
 def fit_logistic_regression(x: torch.Tensor, y: torch.Tensor, num_classes: int, *, l2: float = 1e-4,
@@ -54,11 +53,8 @@ def run_linear_probe(cfg: LinearProbeConfig) -> Path:
     """Fit a linear classifier on frozen features; writes ``metrics.json`` (accuracy, per class) and returns
     the run folder."""
     t0 = time.time()
-    seed_everything(cfg.seed)
-    run = open_run(cfg, default_run_name(cfg), training=False)
+    run, backbone, info = open_evaluation(cfg, default_run_name(cfg))
     device = run.device
-    backbone, info = build_eval_backbone(cfg.arch, cfg.checkpoint, random_init=cfg.random_init, seed=cfg.seed)
-    backbone, _ = to_run_device(backbone, cfg, device)
     # The features are the retrieval protocol's (paper variant, with this config's clips): share its cache.
     rcfg = RetrievalConfig(arch=info["arch"], checkpoint=cfg.checkpoint, random_init=cfg.random_init,
                            protocol="paper", n_clips=cfg.n_clips, skip=cfg.skip, crop=1.0, clip_len=cfg.clip_len,

@@ -87,12 +87,10 @@ def values(data_dir: str | Path | None = None) -> dict[str, str]:
 
 def _lookup(vals: Mapping[str, Any], key: str, where: str) -> str:
     if key not in vals:
-        import difflib
+        from stclr.config import did_you_mean
 
-        near = difflib.get_close_matches(key, list(vals), n=3)
-        raise KeyError(f"{where}: no recorded value for the quote {key!r}"
-                       + (f" (did you mean {', '.join(near)}?)" if near else "")
-                       + "; the keys come from stclr.quotes.values()")
+        raise KeyError(f"{where}: no recorded value for the quote {key!r}{did_you_mean(key, vals)}; the keys come "
+                       "from stclr.quotes.values()")
     return str(vals[key])
 
 

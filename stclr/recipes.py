@@ -13,7 +13,6 @@ runs for hours with the default. Values are checked with the configuration's one
 from __future__ import annotations
 
 import ast
-import difflib
 import hashlib
 import io
 import itertools
@@ -26,6 +25,8 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import yaml
+
+from stclr.config import did_you_mean
 
 __all__ = [
     "NotebookParam",
@@ -382,13 +383,8 @@ def _resolve_notebook(name: str, recipe_dir: Path) -> Path:
 def _check_keys(block: Mapping[str, Any], allowed: Sequence[str], where: str) -> None:
     unknown = [k for k in block if k not in allowed]
     if unknown:
-        hints = [repr(k) + _did_you_mean(k, allowed) for k in unknown]
+        hints = [repr(k) + did_you_mean(k, allowed, n=1) for k in unknown]
         raise RecipeError(f"unknown key(s) in {where}: {', '.join(hints)}; allowed: {', '.join(allowed)}")
-
-
-def _did_you_mean(name: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, list(choices), 1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _mapping(value: Any, where: str) -> dict[str, Any]:
@@ -490,7 +486,7 @@ def validate_points(
                 _add(problems, f"{OUT_DIR_PARAM!r} is set by the runner (one folder per point); remove it from the recipe")
                 continue
             if key not in declared:
-                _add(problems, f"unknown parameter {key!r}{_did_you_mean(key, valid)}")
+                _add(problems, f"unknown parameter {key!r}{did_you_mean(key, valid, n=1)}")
                 continue
             value, error = check_value(declared[key], value)
             if error:

@@ -159,6 +159,17 @@ def build_eval_backbone(arch: str | None, checkpoint: str | None, *, random_init
     return backbone, info
 
 
+def open_evaluation(cfg, default_name: str):
+    """(run, backbone, its description) of an evaluation (retrieval, linear probe): seeded by ``cfg.seed``, its run
+    folder opened (:func:`stclr.engine.open_run`), the backbone of ``cfg.checkpoint`` (or a seeded random one) on
+    the run's device."""
+    seed_everything(cfg.seed)
+    run = open_run(cfg, default_name, training=False)
+    backbone, info = build_eval_backbone(cfg.arch, cfg.checkpoint, random_init=cfg.random_init, seed=cfg.seed)
+    backbone, _ = to_run_device(backbone, cfg, run.device)
+    return run, backbone, info
+
+
 @torch.no_grad()
 def extract_features(
     backbone: torch.nn.Module,
@@ -261,11 +272,8 @@ def run_retrieval(cfg: RetrievalConfig) -> Path:
     ``top_n`` nearest train videos, for galleries) in the run folder, which it returns."""
     cfg = cfg.resolved()
     t0 = time.time()
-    seed_everything(cfg.seed)
-    run = open_run(cfg, default_run_name(cfg), training=False)
+    run, backbone, info = open_evaluation(cfg, default_run_name(cfg))
     device = run.device
-    backbone, info = build_eval_backbone(cfg.arch, cfg.checkpoint, random_init=cfg.random_init, seed=cfg.seed)
-    backbone, _ = to_run_device(backbone, cfg, device)
     cache_dir = feature_cache_dir(cfg)
 
     train, test = load_subset(cfg.data, "train"), load_subset(cfg.data, "test")

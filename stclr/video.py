@@ -568,6 +568,19 @@ class _DecodedVideoCache:
 _FRAME_CACHE = _DecodedVideoCache()
 
 
+def add_h264_stream(container, width: int, height: int, rate, *, crf: int, preset: str, gop: int, threads: int = 0):
+    """An H.264 (libx264, yuv420p) video stream on the output ``container``, made for exact and cheap seeking: a
+    fixed GOP of ``gop`` frames without scene-cut keyframes or B-frames, so decode order is display order and any
+    frame is at most ``gop - 1`` frames after a keyframe. ``threads``: encoder threads (0: x264's choice; 1 makes
+    the bitstream as repeatable as x264 allows). The writer of ``stclr data prepare`` and of the synthetic set."""
+    params = f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes=0" + (f":threads={threads}" if threads else "")
+    stream = container.add_stream("libx264", rate=rate, options={"crf": str(crf), "preset": preset, "x264-params": params})
+    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+    if threads:
+        stream.codec_context.thread_count = threads
+    return stream
+
+
 def set_frame_cache(max_mb: float) -> None:
     """Keep up to ``max_mb`` MB of whole decoded videos in this process's memory (0 turns the cache off and
     empties it). ``read_frames`` then decodes each video once and serves later reads from memory

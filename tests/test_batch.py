@@ -17,7 +17,8 @@ import yaml
 
 from stclr import batch, recipes
 from stclr.cli import main as stclr_main
-from stclr.batch import GpuPool, flatten, run_batch, write_summary
+from stclr.batch import GpuPool, run_batch, write_summary
+from stclr.config import flatten
 from stclr.recipes import (
     NotebookParam,
     Point,

@@ -197,20 +197,11 @@ def transcode_video(
 def _open_output(dst, width, height, rate, short_side, gop, crf, preset):
     import av
 
+    from stclr.video import add_h264_stream
+
     out = av.open(str(dst), mode="w", format="mp4")
     w, h = _target_size(width, height, short_side)
-    ost = out.add_stream(
-        "libx264",
-        rate=rate,
-        options={
-            "crf": str(crf),
-            "preset": preset,
-            # Fixed GOP, no scene-cut keyframes, no B-frames: decode order = display order and any
-            # frame is at most gop-1 frames after a keyframe.
-            "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes=0",
-        },
-    )
-    ost.width, ost.height, ost.pix_fmt = w, h, "yuv420p"
+    ost = add_h264_stream(out, w, h, rate, crf=crf, preset=preset, gop=gop)
     ost.codec_context.time_base = Fraction(1, 1) / rate
     return out, ost
 

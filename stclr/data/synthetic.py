@@ -530,19 +530,11 @@ def write_mp4(
     """
     import av
 
+    from stclr.video import add_h264_stream
+
     t, h, w, _ = frames.shape
     with av.open(str(path), mode="w", format="mp4") as container:
-        stream = container.add_stream(
-            "libx264",
-            rate=fps,
-            options={
-                "crf": str(crf),
-                "preset": preset,
-                "x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes=0:threads=1",
-            },
-        )
-        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        stream.codec_context.thread_count = 1
+        stream = add_h264_stream(container, w, h, fps, crf=crf, preset=preset, gop=gop, threads=1)
         for index, frame in enumerate(frames):
             picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
             picture.pts = index  # explicit constant-rate timestamps (x264's rate control reads them)
