@@ -68,8 +68,7 @@ class DataConfig:
     max_videos: int | None = None  # use only the first N videos of each subset (quick experiments)
     cache_mb: float = 0.0  # keep up to this many MB of whole decoded videos in memory per process (0 = off;
     # the synthetic set is ~600 MB decoded, ~300 MB its train list, and is otherwise decoded again every epoch:
-    # stclr.video.set_frame_cache; it pays off with num_workers 0: each epoch's DataLoader workers start with an
-    # empty copy of their own)
+    # stclr.video.set_frame_cache; each process keeps its own, so with n persistent workers there are n copies)
     on_bad_video: str = "replace"  # a pretraining video that fails to decode mid-run: replace | error.
     # replace (default): train on another video drawn from (seed, epoch, step) -- batches keep their size, the run
     # stays reproducible and resumable -- and name the file and the frame in the run's bad_videos.json and log;
@@ -366,9 +365,9 @@ def preset(name: str, kind: str = "pretrain", **overrides: Any):
 
 _COURSE_DATA = {"dataset": "synthetic", "root": "data/synthetic", "num_workers": 0, "cache_mb": 1024.0}
 # The course runs on a laptop CPU in minutes: the tiny R3D (one block per stage, widths 8/16/32/64) on 8x32x32
-# clips takes ~190 clips/s fwd+bwd on one core, and the decoded synthetic set (~600 MB) stays in memory, so the
-# course's 320-step STCLR run (16 videos x 13 clip-views per step) sees ~67k clips in under 3 minutes. Skips "medium" (2..10) fit 8-frame clips
-# into the 96-frame synthetic videos; 8 frames at skip 6 span half a video (both phases of a two-phase class).
+# clips, and the decoded synthetic set stays in memory (times: docs/benchmarks.md, "course_time"). Skips "medium"
+# (2..10) fit 8-frame clips into the 96-frame synthetic videos; 8 frames at skip 6 span half a video (both phases
+# of a two-phase class).
 _PRESETS: dict[str, dict[str, dict]] = {
     "paper": {"pretrain": {}, "finetune": {}, "retrieval": {}, "linear_probe": {}},
     "ssl": {

@@ -306,10 +306,12 @@ def stop_signal(stop: StopFlag | None, device: torch.device, dist: D.DistInfo) -
     return int(D.max_over_ranks(sig, device)) if dist.enabled else sig
 
 
-def preempted(run: Run, signum: int, step: int, command: str) -> Preempted:
-    """The :class:`stclr.runinfo.Preempted` to raise after the checkpoint of a stop at optimiser step ``step``.
-    Waits for every rank first: rank 0 has written ``last.pt`` before any rank exits (torchrun ends the others
-    when one exits)."""
+def preempted(run: Run, signum: int, step: int, command: str, progress: Progress | None = None) -> Preempted:
+    """The :class:`stclr.runinfo.Preempted` to raise after the checkpoint of a stop at optimiser step ``step``
+    (``progress`` closed first). Waits for every rank: rank 0 has written ``last.pt`` before any rank exits
+    (torchrun ends the others when one exits)."""
+    if progress is not None:
+        progress.close()
     D.barrier()
     exc = Preempted(signum, step, run.last)
     if run.is_main:

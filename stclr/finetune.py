@@ -276,8 +276,7 @@ def _finetune(cfg: FinetuneConfig, stop: StopFlag | None = None) -> Path:
             t_wait = time.perf_counter()
         bar.close()
         if stop_sig:
-            progress.close()
-            raise preempted(run, stop_sig, step, "finetune")
+            raise preempted(run, stop_sig, step, "finetune", progress)
 
         # ---- end of epoch (or of the time budget): schedule, metrics, checkpoint, maybe a test ----
         loss = stats.means().get("loss", math.nan)
@@ -299,8 +298,7 @@ def _finetune(cfg: FinetuneConfig, stop: StopFlag | None = None) -> Path:
         if budget.time_up(device):
             break
         if epoch + 1 < cfg.epochs and (stop_sig := stop_signal(stop, device, run.dist)):  # asked in the last step
-            progress.close()
-            raise preempted(run, stop_sig, step, "finetune")
+            raise preempted(run, stop_sig, step, "finetune", progress)
     progress.close()
 
     # ---- test ----

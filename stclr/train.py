@@ -362,8 +362,7 @@ def _pretrain(cfg: PretrainConfig, stop: StopFlag | None = None) -> Path:
             t_wait = time.perf_counter()
         bar.close()
         if stop_sig:
-            progress.close()
-            raise preempted(run, stop_sig, step, "pretrain")
+            raise preempted(run, stop_sig, step, "pretrain", progress)
         if out_of_time:
             if show:
                 print(f"time budget of {cfg.time_budget_s:.0f}s spent in epoch {epoch + 1} (batch {i}); checkpoint saved")
@@ -385,8 +384,7 @@ def _pretrain(cfg: PretrainConfig, stop: StopFlag | None = None) -> Path:
         if budget.time_up(device) or budget.steps_reached(step):
             break
         if epoch + 1 < cfg.epochs and (stop_sig := stop_signal(stop, device, dist)):  # asked in the epoch's last step
-            progress.close()
-            raise preempted(run, stop_sig, step, "pretrain")
+            raise preempted(run, stop_sig, step, "pretrain", progress)
     progress.close()
     D.barrier()
     return run.dir
