@@ -609,7 +609,8 @@ nb.md(
       Tables 6–7 (cost), Sec. 4.3.1 (STCLR pretraining).
     - TCLR: I. Dave, R. Gupta, M. N. Rizve, M. Shah, *TCLR: Temporal Contrastive Learning for Video
       Representation*, CVIU 2022 — the training recipe (Adam, τ, batch, projection head) STCLR follows.
-    - The kit: `stclr/train.py` (the loop), `stclr/config.py` (presets), `stclr/checkpoint.py`,
+    - The kit: `stclr/train.py` (the loop), `stclr/engine.py` (what the loop shares with fine-tuning: run folder,
+      resume point, budget, checkpoints), `stclr/config.py` (presets), `stclr/checkpoint.py`,
       `experiments/README.md` (recipes); notebooks 07 (fine-tuning) and 08 (retrieval) use this notebook's checkpoint.
     - The method, the settings of each experiment and the kit's reading of them: [docs/method.md](../docs/method.md).
       Terms: [optimiser step and epoch](../docs/glossary.md#optimiser-step-and-epoch),

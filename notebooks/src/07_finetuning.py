@@ -507,7 +507,8 @@ nb.md(
       (STCLR; regularisation), Sec. 4.3.3 and Table 9 (Diving-48).
     - TCLR (Dave et al., CVIU 2022): the fine-tuning protocol STCLR follows; Xu et al. (VCOP, CVPR 2019):
       the centre-crop, 10-clip test of Fig. 5–8.
-    - The kit: `stclr/finetune.py`, `stclr/config.py` (`FinetuneConfig`), notebook 06 (the checkpoint), 08 (retrieval);
+    - The kit: `stclr/finetune.py` (the same loop shape as pretraining's, `stclr/engine.py`), `stclr/data/clips.py`
+      (training and test clips), `stclr/config.py` (`FinetuneConfig`), notebook 06 (the checkpoint), 08 (retrieval);
       the fine-tuning settings of each experiment: [docs/method.md](../docs/method.md#5-settings-of-the-experiments).
     - Terms: [fine-tuning](../docs/glossary.md#fine-tuning), [linear probe](../docs/glossary.md#linear-probe),
       [OneCycle schedule](../docs/glossary.md#onecycle-schedule), [cosine schedule](../docs/glossary.md#cosine-schedule),
