@@ -40,7 +40,7 @@ import torch
 from stclr import checkpoint as ckpt_lib
 from stclr import distributed as D
 from stclr.config import ConfigError, PretrainConfig
-from stclr.engine import (Budget, Checkpoints, EpochStats, Progress, open_run, preempted, resume_from,
+from stclr.engine import (Budget, Checkpoints, EpochStats, Progress, ResumePoint, open_run, preempted, resume_from,
                           seed_epoch, stop_signal, write_run_info)
 from stclr.fileio import read_json
 from stclr.optim import build_optimizer, build_scheduler, step_scheduler  # train.build_optimizer is patched in tests
@@ -237,9 +237,8 @@ def pretraining_status(cfg: PretrainConfig) -> str:
     if not last.is_file():
         return "new"
     state = torch.load(last, map_location="cpu", weights_only=True)
-    done = (state["epoch"] >= cfg.epochs or (cfg.max_steps is not None and state["step"] >= cfg.max_steps)
-            or (cfg.time_budget_s is not None and state["extra"]["train_seconds"] >= cfg.time_budget_s))
-    return "finished" if done else "interrupted"
+    at = ResumePoint(state["epoch"], state["step"], state["batch_in_epoch"], state["extra"]["train_seconds"])
+    return "interrupted" if Budget.of(cfg, at).epochs_left(at) else "finished"
 
 
 def run_or_resume_pretraining(cfg: PretrainConfig) -> Path:
