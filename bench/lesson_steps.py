@@ -227,7 +227,9 @@ def compact_rows(rows: list[dict]) -> list[dict]:
 
 
 def read_rows(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+    from stclr.fileio import read_jsonl
+
+    return read_jsonl(path)
 
 
 def main(argv=None) -> int:

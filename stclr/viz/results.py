@@ -36,7 +36,6 @@ plot_sweep                  a metric against a swept parameter, one line per ser
 from __future__ import annotations
 
 import csv
-import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -132,12 +131,10 @@ def _np(x: Any) -> np.ndarray:
 def read_jsonl(path: str | Path, name: str = "metrics.jsonl") -> list[dict]:
     """Rows of ``metrics.jsonl`` (one per epoch), or of ``steps.jsonl`` with ``name="steps.jsonl"`` (one per
     optimiser step): ``path`` is the file or a run folder holding it; ``[]`` when it is missing."""
+    from stclr.fileio import read_jsonl as read_lines
+
     p = Path(path)
-    if p.is_dir():
-        p = p / name
-    if not p.is_file():
-        return []
-    return [json.loads(line) for line in p.read_text().splitlines() if line.strip()]
+    return read_lines(p / name if p.is_dir() else p)
 
 
 def loss_components(rows: Sequence[Mapping[str, Any]]) -> list[str]:
