@@ -11,6 +11,10 @@ mean. ``metrics.json`` reports that video-level accuracy (the paper's number) an
 clip-level accuracy (each view classified on its own), a confusion matrix and per-class accuracy.
 
     python -m stclr finetune checkpoint=runs/stclr-r3d_18-s0 data.root=/data/UCF-101
+
+The loop has pretraining's shape (:mod:`stclr.engine`): the same run folder, resume point (mid-epoch too), budget
+(``time_budget_s`` counts the seconds trained before a resume) and checkpoints; its step is :func:`classifier_step`.
+The clips come from :mod:`stclr.data.clips`.
 """
 
 from __future__ import annotations

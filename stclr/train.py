@@ -1,8 +1,9 @@
 """Self-supervised pretraining: ``run_pretrain(cfg) -> run_dir``.
 
-One file, read top to bottom (in the spirit of nanoGPT's train.py): set up the machine, build the model, the
-data, the optimiser and the schedule, maybe resume, then the loop. The paper's settings are the config's
-defaults (:class:`stclr.config.PretrainConfig`).
+One loop, read top to bottom (in the spirit of nanoGPT's train.py): set up the machine, build the model, the
+data, the optimiser and the schedule, maybe resume, then the loop. What it shares with fine-tuning (run folder,
+resume point, budget, checkpoints and logs, the stop on a signal) is in :mod:`stclr.engine`, so the two behave
+alike. The paper's settings are the config's defaults (:class:`stclr.config.PretrainConfig`).
 
     python -m stclr pretrain preset=course                        # tiny CPU run on the synthetic dataset
     torchrun --standalone --nproc_per_node=4 -m stclr pretrain data.root=/data/UCF-101   # the paper, 4 GPUs
