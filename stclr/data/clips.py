@@ -23,7 +23,8 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from stclr import video as _video
 from stclr.augment import build_eval_transform
-from stclr.data.loader import VideoSkippedWarning, _frame_range, _gather, ignore_stop_signals, probe_frame_totals
+from stclr.data.loader import (VideoSkippedWarning, _frame_range, _gather, ignore_stop_signals, probe_frame_totals,
+                               video_paths)
 from stclr.sampling import epoch_seed
 from stclr.sampling import uniform_clips
 
@@ -153,12 +154,7 @@ class ClipDataset(Dataset):
                  crop: float | None = None, normalize: bool = False, policy: str = "fit",
                  backend: str = "auto", decode_size: Any = None, num_frames: Sequence[int] | None = None,
                  on_error: str = "raise"):
-        self.items = list(split.items if hasattr(split, "items") else split)
-        root = root if root is not None else getattr(split, "root", None)
-        if root is None:
-            raise ValueError("ClipDataset needs the video root (pass root= or a Split with .root)")
-        self.root = Path(root)
-        self.paths = [str(Path(self.root, *it.path.split("/"))) for it in self.items]
+        self.items, self.root, self.paths = video_paths(split, root, "ClipDataset")
         self.n_clips, self.length, self.skip, self.policy = int(n_clips), int(length), int(skip), policy
         self.size = (size, size) if isinstance(size, int) else tuple(size)
         # A deterministic frame-wise transform runs once over the decoded union; any other, once per clip.

@@ -212,6 +212,17 @@ class PlannedBatchSampler(Sampler[BatchKey]):
 # --------------------------------------------------------------------------------------------
 
 
+def video_paths(split: Any, root: str | Path | None, who: str) -> tuple[list, Path, list[str]]:
+    """(items, video root, each item's file path) of a :class:`~stclr.data.splits.Split` or a list of items (then
+    ``root`` is needed). Paths are joined from the items' "/"-separated relative paths, never globbed (HMDB-51's
+    names hold glob characters)."""
+    items = list(split.items if hasattr(split, "items") else split)
+    root = root if root is not None else getattr(split, "root", None)
+    if root is None:
+        raise ValueError(f"{who} needs the video root (pass root= or a Split with .root)")
+    return items, Path(root), [str(Path(root, *it.path.split("/"))) for it in items]
+
+
 def _frame_range(item: Any, total: int) -> tuple[int, int]:
     """(offset, frames) of an item's annotated range inside a video of ``total`` frames
     (Diving-48's start/end; ``end`` exclusive, clipped to what decodes)."""
@@ -349,12 +360,7 @@ class PretrainDataset(Dataset):
         self.threads = threads
         self.parts = method_parts(method)
         self.plan_config = PlanConfig.from_any(plan)
-        self.items = list(split.items if hasattr(split, "items") else split)
-        root = root if root is not None else getattr(split, "root", None)
-        if root is None:
-            raise ValueError("PretrainDataset needs the video root (pass root= or a Split with .root)")
-        self.root = Path(root)
-        self.paths = [str(Path(self.root, *it.path.split("/"))) for it in self.items]
+        self.items, self.root, self.paths = video_paths(split, root, "PretrainDataset")
         self.size = (size, size) if isinstance(size, int) else tuple(size)
         self.out_dtype = out_dtype
         self.augment = build_train_augment(self.size, augment, normalize, out_dtype=out_dtype) if isinstance(augment, str) else augment
