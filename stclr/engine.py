@@ -72,7 +72,8 @@ def open_run(cfg, default_name: str, *, training: bool = True, distributed: bool
     if training:
         setup_cuda_speed(device, cfg.deterministic)
         if run.last.exists() and not cfg.resume:
-            raise FileExistsError(f"{run.dir} already holds a run: pass resume=true to continue it, or another run_name")
+            raise FileExistsError(f"{run.dir} already holds a run: pass resume=true to continue it, or another "
+                                  "run_name")
     if run.is_main:
         run.dir.mkdir(parents=True, exist_ok=True)
         if training:

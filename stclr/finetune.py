@@ -172,7 +172,7 @@ def build_classifier(cfg: FinetuneConfig, num_classes: int) -> tuple[VideoClassi
     return model, init
 
 
-def test_metrics(result: dict, data: FinetuneData, cfg: FinetuneConfig, init: dict, *, epochs_done: int,
+def finetune_metrics(result: dict, data: FinetuneData, cfg: FinetuneConfig, init: dict, *, epochs_done: int,
                  train_seconds: float, seconds: float) -> dict:
     """``metrics.json`` of a fine-tuning: :func:`evaluate`'s ``result`` labelled (video level: the paper's number;
     clip level), per class, the confusion matrix, every test video's prediction, and how the run trained."""
@@ -306,8 +306,8 @@ def _finetune(cfg: FinetuneConfig, stop: StopFlag | None = None) -> Path:
     progress.close()
 
     # ---- test ----
-    metrics = test_metrics(test_now(), data, cfg, init, epochs_done=epochs_done, train_seconds=budget.elapsed(),
-                           seconds=time.time() - t_run)
+    metrics = finetune_metrics(test_now(), data, cfg, init, epochs_done=epochs_done,
+                               train_seconds=budget.elapsed(), seconds=time.time() - t_run)
     write_json(run.dir / "metrics.json", metrics)
     if cfg.show_progress:
         print(f"fine-tuning: video-level accuracy {metrics['video_accuracy']:.2f}%  "
